@@ -1,0 +1,81 @@
+"""Config: what to load, what to store, where, and with which executor."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Collection
+from concurrent.futures import Executor
+from typing import Any, Union
+
+from ._stage import Stage
+
+__all__ = ["Config", "default_dir"]
+
+Selection = Union[bool, Collection[Stage | str]]
+
+
+def default_dir() -> str:
+    """``$CHKPT_DIR`` if set, else ``.chkpt`` under the working directory."""
+    return os.environ.get("CHKPT_DIR") or os.path.join(os.getcwd(), ".chkpt")
+
+
+def _selects(selection: Selection, stage: Stage) -> bool:
+    if isinstance(selection, bool):
+        return selection
+    return any(
+        s is stage or s == stage.name or (isinstance(s, Stage) and s.name == stage.name)
+        for s in selection
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How to run a pipeline.
+
+    ``load`` and ``store`` are each ``True``, ``False``, or a collection of stages or stage names.
+    By default every stage is computed and stored; list the stages you want loaded from their
+    checkpoints (a checkpoint is used only if its key still matches: never a stale one).
+
+    >>> Config(load=["download"]).loads(Stage(print, name="download"))
+    True
+    """
+
+    store: Selection = True
+    load: Selection = False
+    dir: str | os.PathLike[str] | None = None
+    force: Collection[Stage | str] = ()
+    executor: Executor | None = None
+    strict: bool = False
+    safe: bool = False
+    mmap: bool = False
+    keep: int = 5
+    durable: bool = False
+    verbose: bool | None = None
+    on_event: Callable[[Any], None] | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("store", "load", "force"):
+            value = getattr(self, field)
+            if isinstance(value, (str, Stage)):
+                object.__setattr__(self, field, (value,))
+            elif not isinstance(value, bool) and not isinstance(value, Collection):
+                raise TypeError(
+                    f"Config.{field} must be True, False or a collection of stages/names"
+                )
+        if self.keep < 0:
+            raise ValueError("Config.keep must be >= 0 (0 keeps every entry)")
+
+    @property
+    def path(self) -> str:
+        """The checkpoint directory this config uses."""
+        return os.fspath(self.dir) if self.dir is not None else default_dir()
+
+    def loads(self, stage: Stage) -> bool:
+        return _selects(self.load, stage) and not self.forces(stage)
+
+    def stores(self, stage: Stage) -> bool:
+        return _selects(self.store, stage)
+
+    def forces(self, stage: Stage) -> bool:
+        return _selects(tuple(self.force), stage)

@@ -1,0 +1,188 @@
+"""The few file operations a store needs: local files, or any fsspec filesystem.
+
+Local writes go to a temp file in the destination directory and are renamed into place, so a
+reader sees a whole file or none. fsspec backends without atomic rename (object stores) write
+objects whole, which gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from typing import Any, BinaryIO
+
+__all__ = ["LocalFS", "FsspecFS", "filesystem_for"]
+
+TEMP_SUFFIX = ".tmp"
+
+
+class LocalFS:
+    sep = os.sep
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+
+    def open_temp(self, directory: str) -> tuple[BinaryIO, str]:
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=TEMP_SUFFIX, dir=directory)
+        return os.fdopen(fd, "wb", buffering=0), tmp
+
+    def commit(self, f: BinaryIO, tmp: str, dst: str) -> None:
+        """Close the temp file and atomically rename it to ``dst`` (fsync both in durable mode)."""
+        if self.durable:
+            f.flush()
+            os.fsync(f.fileno())
+        f.close()
+        os.replace(tmp, dst)
+        if self.durable:
+            fd = os.open(os.path.dirname(dst), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def open(self, path: str) -> BinaryIO:
+        return open(path, "rb", buffering=0)
+
+    def read(self, path: str, limit: int) -> bytes | None:
+        """The file's bytes, or None when it is missing or larger than ``limit``."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return data if len(data) <= limit else None
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return os.listdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def size(self, path: str) -> int | None:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return None
+
+    def mtime(self, path: str) -> float | None:
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            return None
+
+    def remove(self, path: str) -> None:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+    def rmdir(self, path: str) -> None:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+    def is_private(self, path: str) -> bool:
+        """True when only this user (or root) can write ``path``."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        owner_ok = st.st_uid in (os.getuid(), 0) if hasattr(os, "getuid") else True
+        return owner_ok and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+    def local_path(self, path: str) -> str | None:
+        return path
+
+
+class FsspecFS:
+    """Any fsspec filesystem (``s3://``, ``memory://``, ...): whole-object writes, no rename needed."""
+
+    def __init__(self, fs: Any) -> None:
+        self.fs = fs
+        self.sep = "/"
+        self.durable = False
+
+    def join(self, *parts: str) -> str:
+        return "/".join(p.rstrip("/") for p in parts)
+
+    def makedirs(self, path: str) -> None:
+        self.fs.makedirs(path, exist_ok=True)
+
+    def open_temp(self, directory: str) -> tuple[BinaryIO, str]:
+        import io
+
+        return io.BytesIO(), directory
+
+    def commit(self, f: BinaryIO, tmp: str, dst: str) -> None:
+        self.fs.pipe_file(dst, f.getvalue())  # type: ignore[attr-defined]
+
+    def open(self, path: str) -> BinaryIO:
+        return self.fs.open(path, "rb")
+
+    def read(self, path: str, limit: int) -> bytes | None:
+        size = self.size(path)
+        if size is None or size > limit:
+            return None
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def size(self, path: str) -> int | None:
+        try:
+            return int(self.fs.size(path))
+        except (FileNotFoundError, OSError):
+            return None
+
+    def mtime(self, path: str) -> float | None:
+        try:
+            return self.fs.modified(path).timestamp()
+        except (FileNotFoundError, OSError, NotImplementedError, AttributeError):
+            return None
+
+    def remove(self, path: str) -> None:
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+
+    def rmdir(self, path: str) -> None:
+        try:
+            self.fs.rmdir(path)
+        except (OSError, NotImplementedError):
+            pass
+
+    def is_private(self, path: str) -> bool:
+        return True  # access control is the bucket's
+
+    def local_path(self, path: str) -> str | None:
+        return None
+
+
+def filesystem_for(url: str, durable: bool = False) -> tuple[Any, str]:
+    """(filesystem, root path) for a local directory or an fsspec URL."""
+    if "://" not in url or url.startswith("file://"):
+        path = url[len("file://") :] if url.startswith("file://") else url
+        return LocalFS(durable), os.path.abspath(os.path.expanduser(path))
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise ImportError(
+            f"checkpoint dir {url!r} needs fsspec: pip install 'chkpt[remote]'"
+        ) from exc
+    fs, root = fsspec.core.url_to_fs(url)
+    return FsspecFS(fs), root.rstrip("/")

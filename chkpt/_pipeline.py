@@ -1,0 +1,173 @@
+"""Pipelines: immutable expressions of stages and their inputs, walked without recursion."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._stage import Stage
+
+if TYPE_CHECKING:
+    from ._config import Config
+    from ._report import Plan, Result
+
+__all__ = ["Pipeline", "Graph", "as_inputs"]
+
+
+def as_inputs(other: Any, consumer: Stage) -> tuple[Pipeline, ...]:
+    """Normalise the left side of ``x >> stage`` / right side of ``stage << x`` to input pipelines."""
+    items = other if isinstance(other, tuple) else (other,)
+    inputs = []
+    for item in items:
+        if isinstance(item, Stage):
+            item = Pipeline(item)
+        if not isinstance(item, Pipeline):
+            raise TypeError(
+                f"stage {consumer.name!r}: inputs must be stages or pipelines, got {type(item).__qualname__}"
+            )
+        inputs.append(item)
+    return tuple(inputs)
+
+
+class Pipeline:
+    """A stage applied to the outputs of input pipelines. Call it to run it.
+
+    >>> a = Stage(lambda: 2, name="a")
+    >>> b = Stage(lambda x: x + 1, name="b")
+    >>> (a >> b).to_json()["nodes"]
+    [{'id': 0, 'stage': 'a', 'inputs': []}, {'id': 1, 'stage': 'b', 'inputs': [0]}]
+    """
+
+    __slots__ = ("stage", "inputs")
+
+    def __init__(self, stage: Stage, inputs: Iterable[Pipeline] = ()) -> None:
+        if not isinstance(stage, Stage):
+            raise TypeError(f"Pipeline needs a Stage, got {type(stage).__qualname__}")
+        self.stage = stage
+        self.inputs = tuple(inputs)
+
+    def __repr__(self) -> str:
+        g = Graph(self)
+        return f"<Pipeline {self.stage.name}: {len(g.nodes)} stage{'s' * (len(g.nodes) != 1)}>"
+
+    # -- building ------------------------------------------------------------------------------
+
+    def __rshift__(self, other: Any) -> Pipeline:
+        if isinstance(other, Stage):
+            return Pipeline(other, (self,))
+        raise TypeError(
+            f"cannot pipe into a {type(other).__qualname__}: the right side of >> must be a stage "
+            f"(to combine pipelines, use (p1, p2) >> stage)"
+        )
+
+    def __rrshift__(self, other: Any) -> Pipeline:
+        raise TypeError("the right side of >> must be a stage, not a pipeline")
+
+    def __lshift__(self, other: Any) -> Pipeline:
+        raise TypeError(
+            f"{self.stage.name!r} is already a pipeline; parenthesise chains of <<, "
+            f"e.g. c << (b << a)"
+        )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def __call__(self, config: Config | None = None) -> Any:
+        """Run the pipeline and return the final stage's value."""
+        return self.run(config).value
+
+    def run(self, config: Config | None = None) -> Result:
+        """Run the pipeline; the result holds the value and a per-stage report."""
+        from ._runner import run
+
+        return run(self, config)
+
+    def plan(self, config: Config | None = None) -> Plan:
+        """What a run would do, per stage, without running anything."""
+        from ._runner import plan
+
+        return plan(self, config)
+
+    # -- export --------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The graph as plain data: nodes in execution order, inputs by node id."""
+        g = Graph(self)
+        nodes = [
+            {"id": i, "stage": n.stage.name, "inputs": list(g.inputs[i])}
+            for i, n in enumerate(g.nodes)
+        ]
+        return {"nodes": nodes, "output": len(nodes) - 1}
+
+    def to_dot(self, states: dict[str, str] | None = None) -> str:
+        """Graphviz DOT text (no dependency). ``states`` maps stage names to a fill colour name."""
+        g = Graph(self)
+        lines = [
+            "digraph pipeline {",
+            '  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor=white, fontname=Helvetica];',
+        ]
+        for i, node in enumerate(g.nodes):
+            label = json.dumps(node.stage.name)
+            color = (states or {}).get(node.stage.name)
+            fill = f", fillcolor={json.dumps(color)}" if color else ""
+            lines.append(f"  n{i} [label={label}{fill}];")
+        for i, ins in enumerate(g.inputs):
+            lines.extend(f"  n{j} -> n{i};" for j in ins)
+        lines.append("}")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Notebook rendering: SVG through the ``graphviz`` package when available, else text."""
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        try:
+            import graphviz
+
+            bundle["image/svg+xml"] = graphviz.Source(self.to_dot()).pipe(format="svg").decode()
+        except Exception:  # no package or no `dot` program: fall back to a readable list
+            rows = "".join(
+                f"<li>{html.escape(n['stage'])} ← {n['inputs']}</li>"
+                for n in self.to_json()["nodes"]
+            )
+            bundle["text/html"] = f"<ol start=0>{rows}</ol>"
+        return bundle
+
+
+class Graph:
+    """A pipeline flattened to unique nodes in topological order (inputs before consumers).
+
+    Two occurrences of the same stage over the same inputs are one node, so it runs once.
+    Built iteratively: deep chains (10,000+ stages) need no recursion.
+    """
+
+    def __init__(self, root: Pipeline) -> None:
+        self.nodes: list[Pipeline] = []
+        self.inputs: list[tuple[int, ...]] = []
+        canon: dict[tuple[int, tuple[int, ...]], int] = {}
+        index: dict[int, int] = {}  # id(pipeline object) -> node index
+        stack: list[tuple[Pipeline, bool]] = [(root, False)]
+        keep_alive = []
+        while stack:
+            p, expanded = stack.pop()
+            if id(p) in index:
+                continue
+            if not expanded:
+                stack.append((p, True))
+                stack.extend((q, False) for q in reversed(p.inputs) if id(q) not in index)
+                continue
+            ins = tuple(index[id(q)] for q in p.inputs)
+            sig = (id(p.stage), ins)
+            if sig not in canon:
+                canon[sig] = len(self.nodes)
+                self.nodes.append(p)
+                self.inputs.append(ins)
+            index[id(p)] = canon[sig]
+            keep_alive.append(p)
+        self.consumers: list[list[int]] = [[] for _ in self.nodes]
+        for i, ins in enumerate(self.inputs):
+            for j in dict.fromkeys(ins):
+                self.consumers[j].append(i)
+
+    def where(self, i: int) -> str:
+        """Human position of node ``i``, for error messages."""
+        return f"step {i + 1} of {len(self.nodes)}"

@@ -1,0 +1,261 @@
+"""How values become bytes and back, exactly.
+
+A value is written as JSON only if it reads back equal and of the same types; numpy arrays go to
+``.npy``, plain pandas frames to Parquet (when pyarrow is installed), everything else to pickle
+protocol 5. Users can register their own serializers; the first one that accepts a value wins.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import mmap
+import pickle
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from ._errors import SerializationError
+
+__all__ = [
+    "Serializer",
+    "register_serializer",
+    "get_serializer",
+    "choose_serializer",
+    "serializers",
+]
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """What a serializer provides. ``safe`` means loading cannot run arbitrary code."""
+
+    id: str
+    ext: str
+    safe: bool
+
+    def accepts(self, value: Any) -> bool: ...
+    def dump(self, value: Any, out: BinaryIO) -> None: ...
+    def load(self, src: BinaryIO) -> Any: ...
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+
+def _json_exact(value: Any) -> bool:
+    """True when plain JSON reads ``value`` back equal and with the same types (iterative)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t in (str, int, bool) or v is None:
+            continue
+        if t is float:
+            if not math.isfinite(v):
+                return False
+        elif t is list:
+            stack.extend(v)
+        elif t is dict:
+            if not all(type(k) is str for k in v):
+                return False
+            stack.extend(v.values())
+        else:
+            return False
+    return True
+
+
+def _orjson() -> Any:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
+
+class JSONSerializer:
+    """Readable on disk; used only for values that survive JSON exactly. orjson when installed."""
+
+    id, ext, safe = "json", "json", True
+
+    def accepts(self, value: Any) -> bool:
+        return _json_exact(value)
+
+    def dump(self, value: Any, out: BinaryIO) -> None:
+        orjson = _orjson()
+        if orjson is not None:
+            try:
+                out.write(orjson.dumps(value))
+                return
+            except (TypeError, orjson.JSONEncodeError):
+                pass  # e.g. integers beyond 64 bits: the stdlib handles them
+        out.write(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+
+    def load(self, src: BinaryIO) -> Any:
+        data = src.read()
+        orjson = _orjson()
+        if orjson is not None:
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass
+        return json.loads(data)
+
+
+# -- numpy -------------------------------------------------------------------------------------
+
+
+def _is_type(value: Any, module: str, name: str) -> bool:
+    t = type(value)
+    return t.__name__ == name and t.__module__.partition(".")[0] == module
+
+
+class NpySerializer:
+    """Arrays as ``.npy``: streamed without copies, read into page-aligned memory."""
+
+    id, ext, safe = "npy", "npy", True
+    _CHUNK = 16 << 20
+
+    def accepts(self, value: Any) -> bool:
+        return _is_type(value, "numpy", "ndarray") and not value.dtype.hasobject
+
+    def dump(self, value: Any, out: BinaryIO) -> None:
+        import numpy as np
+        from numpy.lib import format as npf
+
+        fortran = value.flags.f_contiguous and not value.flags.c_contiguous
+        array = value if (value.flags.c_contiguous or fortran) else np.ascontiguousarray(value)
+        header = {
+            "descr": npf.dtype_to_descr(array.dtype),
+            "fortran_order": bool(fortran),
+            "shape": array.shape,
+        }
+        npf.write_array_header_2_0(out, header)
+        data = memoryview(array.reshape(-1, order="K") if array.ndim else array.reshape(1)).cast(
+            "B"
+        )
+        for start in range(0, len(data), self._CHUNK):
+            out.write(data[start : start + self._CHUNK])
+
+    def load(self, src: BinaryIO) -> Any:
+        import numpy as np
+        from numpy.lib import format as npf
+
+        version = npf.read_magic(src)
+        read_header = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
+        shape, fortran, dtype = read_header(src)
+        nbytes = math.prod(shape) * dtype.itemsize
+        buf = mmap.mmap(-1, max(nbytes, 1))  # page-aligned: reads run at memory speed
+        view = memoryview(buf)[:nbytes]
+        got = 0
+        while got < nbytes:
+            n = src.readinto(view[got : got + self._CHUNK])
+            if not n:
+                raise ValueError(f"truncated array: {got} of {nbytes} bytes")
+            got += n
+        array = np.frombuffer(buf, dtype=dtype, count=math.prod(shape))
+        return array.reshape(shape, order="F" if fortran else "C")
+
+
+# -- pandas ------------------------------------------------------------------------------------
+
+
+class ParquetSerializer:
+    """Plain pandas frames (simple dtypes, default index) as Parquet, when pyarrow is installed."""
+
+    id, ext, safe = "parquet", "parquet", True
+
+    def accepts(self, value: Any) -> bool:
+        if not _is_type(value, "pandas", "DataFrame") or value.attrs:
+            return False
+        try:
+            import pandas as pd
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return False
+        index, cols = value.index, value.columns
+        if (
+            type(index) is not pd.RangeIndex
+            or index.start != 0
+            or index.step != 1
+            or index.name is not None
+        ):
+            return False
+        if type(cols) is not pd.Index or not cols.is_unique or cols.name is not None:
+            return False
+        if not all(type(c) is str for c in cols):
+            return False
+        return all(
+            dt.kind in "biufM" or pd.api.types.is_string_dtype(dt) and dt != object
+            for dt in value.dtypes
+        )
+
+    def dump(self, value: Any, out: BinaryIO) -> None:
+        value.to_parquet(out, engine="pyarrow", index=False)
+
+    def load(self, src: BinaryIO) -> Any:
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(src.read()), engine="pyarrow")
+
+
+# -- pickle ------------------------------------------------------------------------------------
+
+
+class PickleSerializer:
+    """Everything else. Pickle is code: the store refuses to load it from shared-writable places."""
+
+    id, ext, safe = "pickle", "pkl", False
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def dump(self, value: Any, out: BinaryIO) -> None:
+        pickle.dump(value, out, protocol=5)
+
+    def load(self, src: BinaryIO) -> Any:
+        return pickle.load(src)
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+_BUILTIN: list[Serializer] = [
+    JSONSerializer(),
+    NpySerializer(),
+    ParquetSerializer(),
+    PickleSerializer(),
+]
+_USER: list[Serializer] = []
+
+
+def serializers() -> list[Serializer]:
+    """All serializers, in the order they are tried: user-registered first."""
+    return [*_USER, *_BUILTIN]
+
+
+def register_serializer(serializer: Serializer) -> Serializer:
+    """Register a serializer; it is tried before the built-in ones. Returns it (usable as decorator)."""
+    if not isinstance(serializer, Serializer):
+        raise TypeError(f"{serializer!r} lacks id/ext/safe/accepts/dump/load")
+    _USER[:] = [s for s in _USER if s.id != serializer.id]
+    _USER.insert(0, serializer)
+    return serializer
+
+
+def get_serializer(ident: str | Serializer) -> Serializer:
+    """The serializer with this id (or the serializer itself)."""
+    if not isinstance(ident, str):
+        return ident
+    for s in serializers():
+        if s.id == ident:
+            return s
+    known = ", ".join(s.id for s in serializers())
+    raise SerializationError(f"unknown serializer {ident!r}; known: {known}")
+
+
+def choose_serializer(value: Any, safe_only: bool = False) -> Serializer:
+    """The first serializer that accepts ``value`` (only loading-safe ones if ``safe_only``)."""
+    for s in serializers():
+        if (s.safe or not safe_only) and s.accepts(value):
+            return s
+    raise SerializationError(
+        f"no safe serializer accepts a value of type {type(value).__qualname__}"
+    )

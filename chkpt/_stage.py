@@ -1,0 +1,149 @@
+"""Stages: plain functions that know their name, version, serializer and bound parameters."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import InputCountError
+from ._fingerprint import fingerprint_code, fingerprint_value, make_key
+from ._serializers import Serializer, get_serializer
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
+
+__all__ = ["Stage"]
+
+
+class Stage:
+    """One unit of work: a function plus what identifies its results.
+
+    >>> @Stage.wrap()
+    ... def double(x):
+    ...     return 2 * x
+    >>> double(21), double.func(21), double.name
+    (42, 42, 'double')
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        version: str | int | None = None,
+        serializer: str | Serializer | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f"Stage needs a callable, got {type(func).__qualname__}")
+        self.func = func
+        self.name: str = (
+            name if name is not None else getattr(func, "__name__", type(func).__name__)
+        )
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"stage name must be a non-empty string, got {self.name!r}")
+        self.version = version
+        self.serializer = get_serializer(serializer) if serializer is not None else None
+        self.params: dict[str, Any] = dict(params or {})
+        functools.update_wrapper(self, func, updated=())
+
+    @classmethod
+    def wrap(
+        cls,
+        name: str | None = None,
+        *,
+        version: str | int | None = None,
+        serializer: str | Serializer | None = None,
+    ) -> Callable[[Callable[..., Any]], Stage]:
+        """Decorator: ``@Stage.wrap()`` turns a function into a Stage (``stage.func`` is the original)."""
+        if callable(name):
+            raise TypeError("use @chkpt.Stage.wrap() with parentheses")
+
+        def decorate(func: Callable[..., Any]) -> Stage:
+            return cls(func, name=name, version=version, serializer=serializer)
+
+        return decorate
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **{**self.params, **kwargs})
+
+    def __repr__(self) -> str:
+        bound = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"<Stage {self.name}{f' ({bound})' if bound else ''}>"
+
+    def bind(self, **params: Any) -> Stage:
+        """A copy with keyword parameters bound; they are part of its cache key.
+
+        >>> @Stage.wrap()
+        ... def scale(x, factor=1):
+        ...     return x * factor
+        >>> scale.bind(factor=3)(2)
+        6
+        """
+        if not params:
+            return self
+        stage = Stage(self.func, name=self.name, version=self.version, serializer=self.serializer)
+        stage.params = {**self.params, **params}
+        try:
+            inspect.signature(self.func).bind_partial(**stage.params)
+        except TypeError as exc:
+            raise TypeError(f"stage {self.name!r}: cannot bind {sorted(params)}: {exc}") from None
+        return stage
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """What identifies this stage's code: its ``version`` if given, else its code fingerprint."""
+        if self.version is not None:
+            return make_key("version", self.name, repr(self.version))
+        return fingerprint_code(self.func)
+
+    def params_fingerprint(self) -> str:
+        """Hash of the bound parameters; raises if one cannot be hashed reliably."""
+        if not self.params:
+            return ""
+        digest = fingerprint_value(self.params)
+        if digest is None:
+            raise TypeError(
+                f"stage {self.name!r}: a bound parameter cannot be hashed for the cache key"
+            )
+        return digest
+
+    def check_inputs(self, count: int, where: str) -> None:
+        """Raise InputCountError unless the function accepts ``count`` positional inputs."""
+        try:
+            sig = inspect.signature(self.func)
+        except (TypeError, ValueError):
+            return  # builtins without signatures: let the call decide
+        try:
+            sig.bind(*range(count), **self.params)
+        except TypeError:
+            takes = [
+                p.name
+                for p in sig.parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.name not in self.params
+            ]
+            raise InputCountError(
+                f"stage {self.name!r} ({where}) takes {len(takes)} input{'s' * (len(takes) != 1)} "
+                f"({', '.join(takes) or 'none'}) but the pipeline gives it {count}"
+            ) from None
+
+    # -- pipeline operators --------------------------------------------------------------------
+
+    def __rshift__(self, other: Any) -> Pipeline:
+        from ._pipeline import Pipeline
+
+        return Pipeline(self) >> other
+
+    def __rrshift__(self, other: Any) -> Pipeline:
+        from ._pipeline import Pipeline, as_inputs
+
+        return Pipeline(self, as_inputs(other, self))
+
+    def __lshift__(self, other: Any) -> Pipeline:
+        from ._pipeline import Pipeline, as_inputs
+
+        return Pipeline(self, as_inputs(other, self))

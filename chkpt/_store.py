@@ -1,0 +1,461 @@
+"""Where checkpoints live: one folder per stage, entries named by key, written new-then-pointed.
+
+Layout::
+
+    <dir>/<stage>/<key>.meta.json            the commit record, written last
+    <dir>/<stage>/<key>.<checksum>.<ext>     the payload it points to
+    <dir>/<stage>/.<random>.tmp              in-flight writes; ignored, removed by gc
+
+A payload is written under a temp name and renamed; then the metadata is written the same way.
+So a reader either finds no metadata, or metadata that points to a complete payload whose size
+and checksum it verifies before returning a value. Nothing is ever modified in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from ._digest import hasher_for, new_hasher
+from ._errors import CorruptCheckpointError, SerializationError, StoreWarning, UnsafeStoreError
+from ._fs import TEMP_SUFFIX, filesystem_for
+from ._serializers import Serializer, choose_serializer, get_serializer
+from ._version import __version__
+
+__all__ = ["Entry", "Store", "open_store", "safe_name"]
+
+log = logging.getLogger("chkpt")
+
+META_SUFFIX = ".meta.json"
+META_LIMIT = 1 << 20  # metadata larger than this is not ours
+FORMAT = 1
+_KEY = re.compile(r"^[0-9a-f]{8,64}$")
+_PAYLOAD = re.compile(r"^([0-9a-f]{8,64})\.([0-9a-f]{16})\.([a-z0-9_]{1,16})$")
+_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
+
+
+def safe_name(stage: str) -> str:
+    """A directory name for a stage that cannot escape the store or collide after cleaning.
+
+    >>> safe_name("load_data")
+    'load_data'
+    >>> safe_name("../../etc/passwd").startswith("etc_passwd-")
+    True
+    """
+    cleaned = _SAFE.sub("_", stage).strip("._") or "_"
+    if cleaned.lower().partition(".")[0] in _RESERVED:
+        cleaned = "_" + cleaned
+    cleaned = cleaned[:80]
+    if cleaned != stage:
+        cleaned += "-" + hashlib.sha256(stage.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return cleaned
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One stored checkpoint: what its metadata file says about it."""
+
+    stage: str
+    key: str
+    serializer: str
+    checksum: str
+    size: int
+    payload: str
+    fingerprint: str = ""
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    created: float = 0.0
+    compute_seconds: float = 0.0
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Content digest of the stored value, as used in consumers' keys."""
+        return f"{self.serializer}:{self.checksum}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        del data["path"]
+        return {"format": FORMAT, "chkpt": __version__, **data}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Entry:
+        """Validate metadata strictly: anything unexpected raises ValueError."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not a chkpt metadata record")
+        values = {}
+        for name, (types, default) in _FIELDS.items():
+            value = data.get(name, default)
+            if value is _REQUIRED or not isinstance(value, types) or isinstance(value, bool):
+                raise ValueError(f"field {name!r} missing or of the wrong type")
+            values[name] = dict(value) if isinstance(value, dict) else value
+        if values["size"] < 0 or not _KEY.match(values["key"]):
+            raise ValueError("bad size or key")
+        match = _PAYLOAD.match(values["payload"])
+        if not match or match.group(1) != values["key"]:
+            raise ValueError("payload name does not belong to this key")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["inputs"].items()):
+            raise ValueError("inputs must map names to digests")
+        return cls(**values)
+
+
+_REQUIRED: Any = object()
+_FIELDS: dict[str, tuple[Any, Any]] = {
+    "stage": (str, _REQUIRED), "key": (str, _REQUIRED), "serializer": (str, _REQUIRED),
+    "checksum": (str, _REQUIRED), "size": (int, _REQUIRED), "payload": (str, _REQUIRED),
+    "fingerprint": (str, ""), "inputs": (dict, {}), "created": ((int, float), 0.0),
+    "compute_seconds": ((int, float), 0.0), "extra": (dict, {}),
+}  # fmt: skip
+
+
+class _HashingWriter:
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.hasher, self.size = raw, new_hasher(), 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.hasher.update(view)
+        written = 0
+        while written < len(view):  # raw files may write partially
+            written += self.raw.write(view[written:]) or 0
+        self.size += len(view)
+        return len(view)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.size
+
+
+class _Null:
+    def write(self, data: Any) -> int:
+        return len(memoryview(data))
+
+
+class _HashingReader:
+    """A read-only file that hashes and counts what is read through it."""
+
+    def __init__(self, raw: BinaryIO, hasher: Any) -> None:
+        self.raw, self.hasher, self.size = raw, hasher, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read() if n is None or n < 0 else self.raw.read(n)
+        self.hasher.update(data)
+        self.size += len(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        n = self.raw.readinto(buf) or 0
+        self.hasher.update(memoryview(buf)[:n])
+        self.size += n
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readline(self, limit: int = -1) -> bytes:  # pickle asks for it
+        line = self.raw.readline(limit)
+        self.hasher.update(line)
+        self.size += len(line)
+        return line
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+class Store:
+    """A checkpoint directory (local path or fsspec URL). Safe for concurrent processes."""
+
+    def __init__(
+        self, dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False
+    ) -> None:
+        self.url = os.fspath(dir)
+        self.fs, self.root = filesystem_for(self.url, durable)
+        self.keep = keep
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _dir(self, stage: str) -> str:
+        return self.fs.join(self.root, safe_name(stage))
+
+    def lookup(self, stage: str, key: str) -> Entry | None:
+        """The valid entry for ``(stage, key)``, or None. Corrupt metadata is reported, not raised."""
+        if not _KEY.match(key):
+            raise ValueError(f"bad checkpoint key {key!r}")
+        return self._read_meta(self.fs.join(self._dir(stage), key + META_SUFFIX), stage)
+
+    def _read_meta(self, path: str, stage: str | None) -> Entry | None:
+        raw = self.fs.read(path, META_LIMIT)
+        if raw is None:
+            if self.fs.size(path) is not None:
+                self._report(path, "metadata too large")
+            return None
+        try:
+            entry = Entry.from_json(json.loads(raw))
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            self._report(path, f"unreadable metadata ({exc})")
+            return None
+        if stage is not None and entry.stage != stage:
+            return None  # a different stage whose cleaned name collides; never serve it
+        payload = self.fs.join(path.rsplit(self.fs.sep, 1)[0], entry.payload)
+        entry = dataclasses.replace(entry, path=payload)
+        if self.fs.size(payload) != entry.size:
+            self._report(payload, "payload missing or of the wrong size")
+            return None
+        return entry
+
+    def _report(self, path: str, why: str) -> None:
+        warnings.warn(
+            f"chkpt: ignoring corrupt checkpoint {path}: {why}; it will be recomputed",
+            StoreWarning,
+            stacklevel=3,
+        )
+
+    def load(self, entry: Entry, *, mmap: bool = False) -> Any:
+        """The stored value, after verifying its size and checksum (``mmap``: size only)."""
+        serializer = get_serializer(entry.serializer)
+        if not serializer.safe:
+            self._check_private(entry)
+        local = self.fs.local_path(entry.path)
+        if mmap and local and serializer.id == "npy":
+            import numpy as np
+
+            return np.load(local, mmap_mode="r", allow_pickle=False)
+        hasher = hasher_for(entry.checksum)
+        if hasher is None:
+            raise CorruptCheckpointError(
+                f"{entry.path}: checksum {entry.checksum.partition(':')[0]} unavailable here"
+            )
+        try:
+            with self.fs.open(entry.path) as raw:
+                reader = _HashingReader(raw, hasher)
+                value = serializer.load(reader)  # type: ignore[arg-type]
+                reader.drain()
+        except FileNotFoundError as exc:
+            raise CorruptCheckpointError(f"{entry.path}: payload disappeared") from exc
+        except Exception as exc:  # any decoder failure means the bytes are not what was stored
+            raise CorruptCheckpointError(
+                f"{entry.path}: cannot decode ({type(exc).__name__}: {exc})"
+            ) from exc
+        if reader.size != entry.size or hasher.hexdigest() != entry.checksum:
+            raise CorruptCheckpointError(
+                f"{entry.path}: checksum mismatch (the file was modified or damaged)"
+            )
+        return value
+
+    def _check_private(self, entry: Entry) -> None:
+        for path in (self._dir(entry.stage), entry.path):
+            if not self.fs.is_private(path):
+                raise UnsafeStoreError(
+                    f"refusing to unpickle {entry.path}: {path} is writable by other users "
+                    f"(pickle runs code); chmod go-w it, or use a private checkpoint dir"
+                )
+
+    def latest(self, stage: str) -> Entry | None:
+        """The newest entry of a stage, whatever its key (to explain why a key missed)."""
+        entries = self.entries(stage)
+        return max(entries, key=lambda e: e.created) if entries else None
+
+    def entries(self, stage: str | None = None) -> list[Entry]:
+        """Valid entries of one stage, or of all stages."""
+        dirs = (
+            [self._dir(stage)]
+            if stage is not None
+            else [self.fs.join(self.root, d) for d in self._stage_dirs()]
+        )
+        found = []
+        for d in dirs:
+            for name in sorted(self.fs.listdir(d)):
+                if name.endswith(META_SUFFIX) and not name.startswith("."):
+                    entry = self._read_meta(self.fs.join(d, name), stage)
+                    if entry is not None:
+                        found.append(entry)
+        return found
+
+    def _stage_dirs(self) -> list[str]:
+        return sorted(n for n in self.fs.listdir(self.root) if not n.startswith("."))
+
+    def stages(self) -> list[str]:
+        """Names of the stages that have at least one entry."""
+        return sorted({e.stage for e in self.entries()})
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def save(
+        self,
+        stage: str,
+        key: str,
+        value: Any,
+        *,
+        serializer: str | Serializer | None = None,
+        safe_only: bool = False,
+        fingerprint: str = "",
+        inputs: dict[str, str] | None = None,
+        compute_seconds: float = 0.0,
+        extra: dict[str, Any] | None = None,
+    ) -> Entry:
+        """Write a checkpoint: payload first, then the metadata that points to it."""
+        if not _KEY.match(key):
+            raise ValueError(f"bad checkpoint key {key!r}")
+        ser = (
+            get_serializer(serializer)
+            if serializer is not None
+            else choose_serializer(value, safe_only)
+        )
+        directory = self._dir(stage)
+        self.fs.makedirs(directory)
+        f, tmp = self.fs.open_temp(directory)
+        try:
+            writer = _HashingWriter(f)
+            try:
+                ser.dump(value, writer)  # type: ignore[arg-type]
+            except Exception as exc:
+                raise SerializationError(
+                    f"stage {stage!r}: cannot store a {type(value).__qualname__} with the "
+                    f"{ser.id} serializer ({type(exc).__name__}: {exc}); pass serializer= to the "
+                    f"stage or register one with chkpt.register_serializer"
+                ) from exc
+            checksum = writer.hasher.hexdigest()
+            payload = f"{key}.{checksum.partition(':')[2][:16]}.{ser.ext}"
+            self.fs.commit(f, tmp, self.fs.join(directory, payload))
+        except BaseException:
+            f.close()
+            if tmp != directory:
+                self.fs.remove(tmp)
+            raise
+        entry = Entry(
+            stage=stage, key=key, serializer=ser.id, checksum=checksum, size=writer.size, payload=payload,
+            fingerprint=fingerprint, inputs=dict(inputs or {}), created=time.time(),
+            compute_seconds=float(compute_seconds), extra=dict(extra or {}),
+            path=self.fs.join(directory, payload),
+        )  # fmt: skip
+        meta = json.dumps(entry.to_json(), sort_keys=True, indent=1).encode()
+        f, tmp = self.fs.open_temp(directory)
+        try:
+            f.write(meta)
+            self.fs.commit(f, tmp, self.fs.join(directory, key + META_SUFFIX))
+        except BaseException:
+            f.close()
+            if tmp != directory:
+                self.fs.remove(tmp)
+            raise
+        self._retain(stage)
+        return entry
+
+    @staticmethod
+    def digest_only(
+        value: Any, serializer: str | Serializer | None = None, safe_only: bool = False
+    ) -> str:
+        """The digest ``save`` would record, without writing anything."""
+        ser = (
+            get_serializer(serializer)
+            if serializer is not None
+            else choose_serializer(value, safe_only)
+        )
+        writer = _HashingWriter(_Null())  # type: ignore[arg-type]
+        ser.dump(value, writer)  # type: ignore[arg-type]
+        return f"{ser.id}:{writer.hasher.hexdigest()}"
+
+    # -- removing ------------------------------------------------------------------------------
+
+    def _remove(self, entry: Entry) -> None:
+        directory = self._dir(entry.stage)
+        self.fs.remove(self.fs.join(directory, entry.key + META_SUFFIX))  # unpoint first
+        self.fs.remove(entry.path)
+
+    def _retain(self, stage: str) -> None:
+        if self.keep <= 0:
+            return
+        entries = sorted(self.entries(stage), key=lambda e: e.created, reverse=True)
+        for old in entries[self.keep :]:
+            self._remove(old)
+
+    def clear(self, stage: str | None = None) -> int:
+        """Remove the entries of one stage (or all); returns how many were removed."""
+        entries = self.entries(stage)
+        for entry in entries:
+            self._remove(entry)
+        self.gc(keep=0 if stage is None else None, stage=stage, grace=0)
+        return len(entries)
+
+    def gc(
+        self, keep: int | None = None, *, stage: str | None = None, grace: float = 3600.0
+    ) -> int:
+        """Remove entries beyond ``keep`` per stage, and temp files and payloads nothing points to
+        (older than ``grace`` seconds, so in-flight writes are safe). Returns files removed."""
+        removed = 0
+        dirs = [safe_name(stage)] if stage is not None else self._stage_dirs()
+        now = time.time()
+        for name in dirs:
+            directory = self.fs.join(self.root, name)
+            entries = sorted(
+                self.entries(stage) if stage else self._entries_in(directory),
+                key=lambda e: e.created,
+                reverse=True,
+            )
+            if keep is not None:
+                for old in entries[keep:]:
+                    self._remove(old)
+                    removed += 1
+                entries = entries[:keep]
+            live = {e.payload for e in entries} | {e.key + META_SUFFIX for e in entries}
+            for file in self.fs.listdir(directory):
+                if file in live:
+                    continue
+                is_temp = file.startswith(".") and file.endswith(TEMP_SUFFIX)
+                if (is_temp or _PAYLOAD.match(file) or file.endswith(META_SUFFIX)) and self._older(
+                    directory, file, now, grace
+                ):
+                    self.fs.remove(self.fs.join(directory, file))
+                    removed += 1
+            if not self.fs.listdir(directory):
+                self.fs.rmdir(directory)
+        return removed
+
+    def _entries_in(self, directory: str) -> Iterator[Entry]:
+        for name in self.fs.listdir(directory):
+            if name.endswith(META_SUFFIX) and not name.startswith("."):
+                entry = self._read_meta(self.fs.join(directory, name), None)
+                if entry is not None:
+                    yield entry
+
+    def _older(self, directory: str, file: str, now: float, grace: float) -> bool:
+        mtime = self.fs.mtime(self.fs.join(directory, file))
+        return mtime is None or now - mtime >= grace
+
+
+def open_store(dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False) -> Store:
+    """Open (lazily create) a checkpoint directory: a local path or an fsspec URL."""
+    return Store(dir, keep=keep, durable=durable)

@@ -6,13 +6,13 @@ import dataclasses
 import os
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor
-from typing import Any, Union
+from typing import Any
 
 from ._stage import Stage
 
 __all__ = ["Config", "default_dir"]
 
-Selection = Union[bool, Collection[Stage | str]]
+Selection = bool | Collection[Stage | str]
 
 
 def default_dir() -> str:

@@ -184,7 +184,7 @@ class ParquetSerializer:
         if not all(type(c) is str for c in cols):
             return False
         return all(
-            dt.kind in "biufM" or pd.api.types.is_string_dtype(dt) and dt != object
+            dt.kind in "biufM" or pd.api.types.is_string_dtype(dt) and dt.kind != "O"
             for dt in value.dtypes
         )
 

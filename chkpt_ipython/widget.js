@@ -174,14 +174,15 @@ function render({ model, el }) {
     const selected = model.get("selected") || "";
     const svg = model.get("svg") || "";
     const message = model.get("message") || "";
-    root.replaceChildren(
+    const parts = [
       header(model.get("totals") || {}),
       svg ? graph(svg, stages, selected) : null,
       message ? h("div", { class: "chkpt-message" }, message) : null,
       legend(model.get("legend") || []),
       stages.length ? table(stages, selected) : h("div", { class: "chkpt-muted" }, "No stage cells yet: mark a cell with %%chkpt_stage."),
       details(stages.find((s) => s.stage === selected)),
-    );
+    ];
+    root.replaceChildren(...parts.filter((x) => x !== null));
   }
 
   const events = ["stages", "svg", "message", "totals", "legend", "selected"].map((x) => `change:${x}`);

@@ -112,9 +112,33 @@ def _fingerprint_code(func: Any, seen: set[int]) -> str:
             continue
         if _is_user_code(value):
             parts.append(f"{name}={_fingerprint_code(value, seen)}")
-        elif not isinstance(value, (types.ModuleType, type)) and not callable(value):
-            parts.append(f"{name}={fingerprint_value(value) or '?'}")
+        elif _is_constant(value):
+            parts.append(f"{name}={fingerprint_value(value)}")
     return hash_bytes("code", *parts)
+
+
+def _is_constant(value: Any, budget: int = 10_000) -> bool:
+    """Plain data (scalars in lists, tuples, sets, dicts), small enough to hash on every run.
+
+    Other objects a function reads (models, arrays, open resources) are not part of its
+    fingerprint: pass them as inputs or bound parameters to make them part of the key.
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return False
+        if type(v) in _SCALARS:
+            continue
+        if type(v) in (list, tuple, set, frozenset):
+            stack.extend(v)
+        elif type(v) is dict:
+            stack.extend(v)
+            stack.extend(v.values())
+        else:
+            return False
+    return True
 
 
 def _dependencies(func: Any) -> list[tuple[str, Any]]:

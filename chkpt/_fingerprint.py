@@ -276,8 +276,9 @@ def _feed_pandas(h: Any, obj: Any) -> bool:
             hashed = pd.util.hash_pandas_object(obj, index=not isinstance(obj, pd.Index))
         except TypeError:
             return _feed_pickle(h, obj)
-        h.update(repr(getattr(obj, "dtypes", obj.dtype)).encode())
-        h.update(repr(list(getattr(obj, "columns", [getattr(obj, "name", None)]))).encode())
+        dtypes = obj.dtypes if isinstance(obj, pd.DataFrame) else obj.dtype
+        names = list(obj.columns) if isinstance(obj, pd.DataFrame) else [obj.name]
+        h.update(repr((dtypes, names, type(obj.index) if hasattr(obj, "index") else None)).encode())
         h.update(memoryview(hashed.to_numpy()).cast("B"))
         return True
     return _feed_pickle(h, obj)

@@ -1,0 +1,146 @@
+"""Code fingerprints: what invalidates a stage and what does not."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import chkpt
+from chkpt import fingerprint_code, fingerprint_source, fingerprint_value
+
+
+def compile_func(source: str, name: str = "f", env: dict | None = None):
+    namespace = dict(env or {})
+    exec(compile(textwrap.dedent(source), f"<test-{hash(source)}>", "exec"), namespace)
+    return namespace[name]
+
+
+def test_comments_docstrings_and_formatting_do_not_count():
+    base = fingerprint_source("def f(x):\n    return x + 1\n")
+    assert (
+        fingerprint_source('def f(x):\n    """Doc."""\n    # comment\n    return (x+1)\n') == base
+    )
+    assert fingerprint_source("@deco\ndef f(x):\n    return x + 1\n") == base
+    assert fingerprint_source("def f(x):\n    return x + 2\n") != base
+
+
+def test_defaults_are_part_of_the_fingerprint():
+    def f(x=1):
+        return x
+
+    fp1 = fingerprint_code(f)
+    f.__defaults__ = (2,)
+    assert fingerprint_code(f) != fp1
+
+
+HELPER_FACTOR = 2
+
+
+def _helper(x):
+    return x * HELPER_FACTOR
+
+
+def uses_helper(x):
+    return _helper(x)
+
+
+def test_helpers_and_constants_it_reads_count():
+    global HELPER_FACTOR
+    before = fingerprint_code(uses_helper)
+    HELPER_FACTOR = 3
+    try:
+        assert fingerprint_code(uses_helper) != before
+    finally:
+        HELPER_FACTOR = 2
+    assert fingerprint_code(uses_helper) == before
+
+
+def test_library_functions_and_objects_do_not_count():
+    import json
+
+    state = {"calls": object()}
+
+    def f(x):
+        return json.dumps(x), state
+
+    assert fingerprint_code(f) == fingerprint_code(f)
+
+
+def test_values_are_type_tagged():
+    values = [1, 1.0, True, "1", b"1", (1,), [1], {1}, frozenset({1}), {"1": 1}, None, -0.0, 0.0]
+    digests = [fingerprint_value(v) for v in values]
+    assert len(set(digests)) == len(values)
+    assert fingerprint_value(float("nan")) == fingerprint_value(float("nan"))
+
+
+def test_numpy_and_pandas_values():
+    import numpy as np
+    import pandas as pd
+
+    a = np.arange(10)
+    assert fingerprint_value(a) == fingerprint_value(np.arange(10))
+    assert fingerprint_value(a) != fingerprint_value(a.astype("int32"))
+    assert fingerprint_value(a) != fingerprint_value(a.reshape(2, 5))
+    df = pd.DataFrame({"x": [1, 2]})
+    assert fingerprint_value(df) == fingerprint_value(pd.DataFrame({"x": [1, 2]}))
+    assert fingerprint_value(df) != fingerprint_value(pd.DataFrame({"x": [1, 3]}))
+
+
+MODULE_V1 = '''
+import chkpt
+
+SCALE = {scale}
+
+def helper(x):
+    # a comment that changes: {comment}
+    return x * SCALE
+
+@chkpt.Stage.wrap()
+def source():
+    """Docstring {comment}."""
+    return 21
+
+@chkpt.Stage.wrap()
+def doubled(x):
+    return helper(x)
+
+pipeline = source >> doubled
+'''
+
+RUNNER = """
+import sys, json
+sys.path.insert(0, sys.argv[1])
+import mod, chkpt
+run = mod.pipeline.run(chkpt.Config(load=True, dir=sys.argv[2]))
+print(json.dumps({"value": run.value, "actions": run.actions(), "reasons": {r.stage: r.reason for r in run}}))
+"""
+
+
+def _run_module(tmp_path, scale, comment):
+    import json
+
+    (tmp_path / "pkg").mkdir(exist_ok=True)
+    (tmp_path / "pkg" / "mod.py").write_text(MODULE_V1.format(scale=scale, comment=comment))
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(tmp_path / "pkg"), str(tmp_path / "ckpt")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_code_edits_across_separate_processes(tmp_path):
+    first = _run_module(tmp_path, scale=2, comment="a")
+    assert first["value"] == 42 and set(first["actions"].values()) == {"computed"}
+    cosmetic = _run_module(tmp_path, scale=2, comment="b")  # comments/docstrings changed only
+    assert cosmetic["actions"] == {"source": "cached", "doubled": "loaded"}
+    edited = _run_module(tmp_path, scale=3, comment="b")  # a constant the helper reads changed
+    assert edited["value"] == 63
+    assert edited["actions"] == {"source": "loaded", "doubled": "computed"}
+    assert edited["reasons"]["doubled"] == "code changed"
+    back = _run_module(tmp_path, scale=2, comment="c")  # switching back hits the kept entry
+    assert back["actions"] == {"source": "cached", "doubled": "loaded"} and back["value"] == 42
+
+
+def test_make_key_is_order_sensitive():
+    assert chkpt.make_key("a", "b") != chkpt.make_key("b", "a")

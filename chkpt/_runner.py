@@ -38,6 +38,11 @@ log = logging.getLogger("chkpt")
 _MISSING: Any = object()
 
 
+def _naming(stage: str, exc: BaseException) -> str:
+    """The error's message, prefixed with the stage unless it already names it."""
+    return str(exc) if repr(stage) in str(exc) else f"stage {stage!r}: {exc}"
+
+
 class _Ref:
     """A stored value handed to a remote worker by reference, so data never travels via the client."""
 
@@ -185,7 +190,7 @@ class _Run:
             self.values[i] = self.store.load(entry, mmap=self.config.mmap)
         except (CorruptCheckpointError, UnsafeStoreError, OSError) as exc:
             warnings.warn(
-                f"chkpt: stage {entry.stage!r}: {exc}; recomputing", StoreWarning, stacklevel=4
+                f"chkpt: {_naming(entry.stage, exc)}; recomputing", StoreWarning, stacklevel=4
             )
             self.entries[i] = None
             return

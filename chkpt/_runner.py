@@ -84,7 +84,33 @@ def _compute_task(
     meta: dict[str, Any],
     ship: bool,
 ) -> tuple[Any, str, Entry | None, float, str]:
-    """Compute and store one node; runs inline, in a thread, or on a remote worker."""
+    """Compute and store one node; runs inline, in a thread, or on a remote worker.
+
+    A stage that is both loaded and stored is computed under its per-key lock (``_lock``): a run
+    that waited while another computed the same key takes that checkpoint instead of redoing it.
+    """
+    if not (config.stores(stage) and config.loads(stage)):
+        return _compute_unlocked(stage, args, store, config, key, meta, ship)
+    with store.lock(stage.name, key):
+        try:
+            entry = store.lookup(stage.name, key)
+            if entry is not None:
+                value = store.load(entry, mmap=config.mmap) if ship else _MISSING
+                return value, entry.digest, entry, 0.0, ""
+        except (CorruptCheckpointError, UnsafeStoreError, OSError):
+            pass  # recompute below, as without the lock
+        return _compute_unlocked(stage, args, store, config, key, meta, ship)
+
+
+def _compute_unlocked(
+    stage: Stage,
+    args: list[Any],
+    store: Store,
+    config: Config,
+    key: str,
+    meta: dict[str, Any],
+    ship: bool,
+) -> tuple[Any, str, Entry | None, float, str]:
     args = [store.load(a.entry, mmap=config.mmap) if isinstance(a, _Ref) else a for a in args]
     start = time.perf_counter()
     value = stage(*args)
@@ -99,9 +125,19 @@ class _Run:
     def __init__(self, pipeline: Pipeline, config: Config | None) -> None:
         self.config = config if config is not None else Config()
         self.graph = g = Graph(pipeline)
+        checked: set[tuple[int, int, tuple[str, ...]]] = set()  # stages often share a function
         for i, node in enumerate(g.nodes):
-            node.stage.check_inputs(len(g.inputs[i]), g.where(i))
-        self.store = Store(self.config.path, keep=self.config.keep, durable=self.config.durable)
+            stage = node.stage
+            sig = (id(stage.func), len(g.inputs[i]), tuple(stage.params))
+            if type(stage).check_inputs is not Stage.check_inputs or sig not in checked:
+                stage.check_inputs(len(g.inputs[i]), g.where(i))
+                checked.add(sig)
+        self.store = Store(
+            self.config.path,
+            keep=self.config.keep,
+            durable=self.config.durable,
+            safe=self.config.safe,
+        )
         n = len(g.nodes)
         self.keys: list[str] = [""] * n
         self.digests: list[str] = [""] * n
@@ -109,6 +145,7 @@ class _Run:
         self.values: list[Any] = [_MISSING] * n
         self.reports = [StageReport(node.stage.name, "pending") for node in g.nodes]
         self._ids: dict[int, tuple[str, str]] = {}
+        self._code: dict[int, str] = {}  # id(func) -> code fingerprint, for this run
         executor = self.config.executor
         self.ship = executor is None or isinstance(executor, ThreadPoolExecutor)
 
@@ -118,8 +155,17 @@ class _Run:
         """(code fingerprint, params fingerprint), computed once per stage per run."""
         ident = self._ids.get(id(stage))
         if ident is None:
-            ident = self._ids[id(stage)] = (stage.fingerprint(), stage.params_fingerprint())
+            ident = self._ids[id(stage)] = (self.code(stage), stage.params_fingerprint())
         return ident
+
+    def code(self, stage: Stage) -> str:
+        """The stage's code fingerprint; stages sharing a function hash it once per run."""
+        if stage.version is not None or type(stage).fingerprint is not Stage.fingerprint:
+            return stage.fingerprint()
+        fp = self._code.get(id(stage.func))
+        if fp is None:
+            fp = self._code[id(stage.func)] = stage.fingerprint()
+        return fp
 
     def key(self, i: int) -> str:
         stage = self.graph.nodes[i].stage

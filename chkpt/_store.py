@@ -5,14 +5,22 @@ Layout::
     <dir>/<stage>/<key>.meta.json            the commit record, written last
     <dir>/<stage>/<key>.<checksum>.<ext>     the payload it points to
     <dir>/<stage>/.<random>.tmp              in-flight writes; ignored, removed by gc
+    <dir>/<stage>/.<key>.lock                per-key lock of concurrent runs (see ``_lock``)
 
 A payload is written under a temp name and renamed; then the metadata is written the same way.
 So a reader either finds no metadata, or metadata that points to a complete payload whose size
 and checksum it verifies before returning a value. Nothing is ever modified in place.
+
+Integrity: metadata is validated strictly (types, key, file and directory names must agree).
+JSON and ``.npy`` payloads are hashed while they are decoded (those decoders are robust to any
+bytes) and the value is dropped on a mismatch; every other format (pickle, Parquet, user
+serializers) is verified before a single byte reaches its decoder, so damaged bytes never run
+unpickling code or a native decoder. Every error and warning names the stage and the path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,6 +35,7 @@ from typing import Any, BinaryIO
 from ._digest import hasher_for, new_hasher
 from ._errors import CorruptCheckpointError, SerializationError, StoreWarning, UnsafeStoreError
 from ._fs import TEMP_SUFFIX, filesystem_for
+from ._lock import LOCK_SUFFIX, default_timeout, key_lock, remove_if_unlocked
 from ._serializers import Serializer, choose_serializer, get_serializer
 from ._version import __version__
 
@@ -39,6 +48,8 @@ META_LIMIT = 1 << 20  # metadata larger than this is not ours
 FORMAT = 1
 _KEY = re.compile(r"^[0-9a-f]{8,64}$")
 _PAYLOAD = re.compile(r"^([0-9a-f]{8,64})\.([0-9a-f]{16})\.([a-z0-9_]{1,16})$")
+_CHECKSUM = re.compile(r"^([a-z0-9]{1,16}):([0-9a-f]{16,128})$")
+_STREAM_VERIFIED = ("json", "npy")  # decoders that survive any bytes: verified while reading
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _RESERVED = {
     "con",
@@ -110,6 +121,9 @@ class Entry:
         match = _PAYLOAD.match(values["payload"])
         if not match or match.group(1) != values["key"]:
             raise ValueError("payload name does not belong to this key")
+        checksum = _CHECKSUM.match(values["checksum"])
+        if not checksum or not checksum.group(2).startswith(match.group(2)):
+            raise ValueError("checksum malformed or not the payload's")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["inputs"].items()):
             raise ValueError("inputs must map names to digests")
         return cls(**values)
@@ -196,11 +210,19 @@ class Store:
     """A checkpoint directory (local path or fsspec URL). Safe for concurrent processes."""
 
     def __init__(
-        self, dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False
+        self,
+        dir: str | os.PathLike[str],
+        *,
+        keep: int = 5,
+        durable: bool = False,
+        safe: bool = False,
+        lock_timeout: float | None = None,
     ) -> None:
         self.url = os.fspath(dir)
         self.fs, self.root = filesystem_for(self.url, durable)
         self.keep = keep
+        self.safe = safe  # load only formats that cannot run code (Config(safe=True))
+        self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -217,70 +239,109 @@ class Store:
         return self._read_meta(self.fs.join(self._dir(stage), key + META_SUFFIX), stage)
 
     def _read_meta(self, path: str, stage: str | None) -> Entry | None:
+        directory, _, name = path.rpartition(self.fs.sep)
+        who = stage if stage is not None else directory.rpartition(self.fs.sep)[2]
         raw = self.fs.read(path, META_LIMIT)
         if raw is None:
             if self.fs.size(path) is not None:
-                self._report(path, "metadata too large")
+                self._report(who, path, "metadata unreadable or larger than 1 MiB")
             return None
         try:
             entry = Entry.from_json(json.loads(raw))
         except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
-            self._report(path, f"unreadable metadata ({exc})")
+            self._report(who, path, f"unreadable metadata ({exc})")
             return None
         if stage is not None and entry.stage != stage:
             return None  # a different stage whose cleaned name collides; never serve it
-        payload = self.fs.join(path.rsplit(self.fs.sep, 1)[0], entry.payload)
+        if name != entry.key + META_SUFFIX or self._dir(entry.stage) != directory:
+            self._report(who, path, "metadata of another key or stage (moved or copied)")
+            return None
+        payload = self.fs.join(directory, entry.payload)
         entry = dataclasses.replace(entry, path=payload)
         if self.fs.size(payload) != entry.size:
-            self._report(payload, "payload missing or of the wrong size")
+            self._report(who, payload, "payload missing or of the wrong size")
             return None
         return entry
 
-    def _report(self, path: str, why: str) -> None:
+    def _report(self, stage: str, path: str, why: str) -> None:
         warnings.warn(
-            f"chkpt: ignoring corrupt checkpoint {path}: {why}; it will be recomputed",
+            f"chkpt: stage {stage!r}: ignoring corrupt checkpoint {path}: {why}; "
+            f"it will be recomputed",
             StoreWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
-    def load(self, entry: Entry, *, mmap: bool = False) -> Any:
-        """The stored value, after verifying its size and checksum (``mmap``: size only)."""
-        serializer = get_serializer(entry.serializer)
-        if not serializer.safe:
-            self._check_private(entry)
-        local = self.fs.local_path(entry.path)
-        if mmap and local and serializer.id == "npy":
-            import numpy as np
+    def load(self, entry: Entry, *, mmap: bool = False, safe_only: bool | None = None) -> Any:
+        """The stored value, after verifying its size and checksum.
 
-            return np.load(local, mmap_mode="r", allow_pickle=False)
+        Raises CorruptCheckpointError (damaged, or written by a serializer unknown here) or
+        UnsafeStoreError (a code-running format that others could have written, or that
+        ``safe_only`` / ``Store(safe=True)`` forbids); the message names the stage and the path.
+        """
+        where = f"stage {entry.stage!r}: checkpoint {entry.path}"
+        try:
+            serializer = get_serializer(entry.serializer)
+        except SerializationError as exc:
+            raise CorruptCheckpointError(
+                f"{where}: written by serializer {entry.serializer!r}, not registered here"
+            ) from exc
+        if not serializer.safe:
+            if self.safe if safe_only is None else safe_only:
+                raise UnsafeStoreError(
+                    f"{where}: refusing a {serializer.id} checkpoint under Config(safe=True) "
+                    f"(only JSON, .npy and Parquet are loaded)"
+                )
+            self._check_private(entry)
         hasher = hasher_for(entry.checksum)
         if hasher is None:
             raise CorruptCheckpointError(
-                f"{entry.path}: checksum {entry.checksum.partition(':')[0]} unavailable here"
+                f"{where}: checksum {entry.checksum.partition(':')[0]} unavailable here"
             )
+        local = self.fs.local_path(entry.path)
+        mmapped = mmap and local is not None and serializer.id == "npy"
         try:
+            if mmapped or serializer.id not in _STREAM_VERIFIED:
+                self._verify(entry, hasher, where)  # before any byte reaches the decoder
+                if mmapped:
+                    import numpy as np
+
+                    return np.load(local, mmap_mode="r", allow_pickle=False)
+                with self.fs.open(entry.path) as raw:
+                    return serializer.load(raw)
             with self.fs.open(entry.path) as raw:
                 reader = _HashingReader(raw, hasher)
                 value = serializer.load(reader)  # type: ignore[arg-type]
                 reader.drain()
+        except CorruptCheckpointError:
+            raise
         except FileNotFoundError as exc:
-            raise CorruptCheckpointError(f"{entry.path}: payload disappeared") from exc
+            raise CorruptCheckpointError(f"{where}: payload disappeared") from exc
         except Exception as exc:  # any decoder failure means the bytes are not what was stored
             raise CorruptCheckpointError(
-                f"{entry.path}: cannot decode ({type(exc).__name__}: {exc})"
+                f"{where}: cannot decode ({type(exc).__name__}: {exc})"
             ) from exc
         if reader.size != entry.size or hasher.hexdigest() != entry.checksum:
             raise CorruptCheckpointError(
-                f"{entry.path}: checksum mismatch (the file was modified or damaged)"
+                f"{where}: checksum mismatch (the file was modified or damaged)"
             )
         return value
 
+    def _verify(self, entry: Entry, hasher: Any, where: str) -> None:
+        with self.fs.open(entry.path) as raw:
+            reader = _HashingReader(raw, hasher)
+            reader.drain()
+        if reader.size != entry.size or hasher.hexdigest() != entry.checksum:
+            raise CorruptCheckpointError(
+                f"{where}: checksum mismatch (the file was modified or damaged)"
+            )
+
     def _check_private(self, entry: Entry) -> None:
-        for path in (self._dir(entry.stage), entry.path):
+        for path in (entry.path.rpartition(self.fs.sep)[0], entry.path):
             if not self.fs.is_private(path):
                 raise UnsafeStoreError(
-                    f"refusing to unpickle {entry.path}: {path} is writable by other users "
-                    f"(pickle runs code); chmod go-w it, or use a private checkpoint dir"
+                    f"stage {entry.stage!r}: refusing to unpickle {entry.path}: {path} is "
+                    f"writable by other users (pickle runs code); chmod go-w it, or use a "
+                    f"private checkpoint dir"
                 )
 
     def latest(self, stage: str) -> Entry | None:
@@ -335,6 +396,7 @@ class Store:
             else choose_serializer(value, safe_only)
         )
         directory = self._dir(stage)
+        self.fs.makedirs(self.root)  # owner-only: pickles are code
         self.fs.makedirs(directory)
         f, tmp = self.fs.open_temp(directory)
         try:
@@ -371,8 +433,28 @@ class Store:
             if tmp != directory:
                 self.fs.remove(tmp)
             raise
-        self._retain(stage)
+        try:
+            self._retain(stage)
+        except OSError as exc:  # the entry is stored; failing to prune must not hide that
+            log.warning("stage %r: cannot remove old checkpoints in %s (%s)", stage, directory, exc)
         return entry
+
+    def lock(self, stage: str, key: str) -> contextlib.AbstractContextManager[bool]:
+        """Hold the per-key lock while computing and storing ``(stage, key)`` (see ``_lock``).
+
+        Yields True when the lock is held, False where locking is unavailable (the caller goes
+        on unlocked: results stay right, only duplicate work is no longer bounded)."""
+        directory = self._dir(stage)
+        local = self.fs.local_path(directory)
+        if local is None or not _KEY.match(key):
+            return contextlib.nullcontext(False)
+        try:
+            self.fs.makedirs(self.root)
+            self.fs.makedirs(directory)
+        except OSError:
+            return contextlib.nullcontext(False)
+        path = self.fs.join(local, "." + key + LOCK_SUFFIX)
+        return key_lock(path, self.lock_timeout, stage)
 
     @staticmethod
     def digest_only(
@@ -391,7 +473,7 @@ class Store:
     # -- removing ------------------------------------------------------------------------------
 
     def _remove(self, entry: Entry) -> None:
-        directory = self._dir(entry.stage)
+        directory = entry.path.rpartition(self.fs.sep)[0]
         self.fs.remove(self.fs.join(directory, entry.key + META_SUFFIX))  # unpoint first
         self.fs.remove(entry.path)
 
@@ -434,6 +516,11 @@ class Store:
             for file in self.fs.listdir(directory):
                 if file in live:
                     continue
+                if file.startswith(".") and file.endswith(LOCK_SUFFIX):
+                    lock = self.fs.join(directory, file)
+                    if self._older(directory, file, now, grace) and remove_if_unlocked(lock):
+                        removed += 1
+                    continue
                 is_temp = file.startswith(".") and file.endswith(TEMP_SUFFIX)
                 if (is_temp or _PAYLOAD.match(file) or file.endswith(META_SUFFIX)) and self._older(
                     directory, file, now, grace
@@ -456,6 +543,8 @@ class Store:
         return mtime is None or now - mtime >= grace
 
 
-def open_store(dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False) -> Store:
+def open_store(
+    dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False, safe: bool = False
+) -> Store:
     """Open (lazily create) a checkpoint directory: a local path or an fsspec URL."""
-    return Store(dir, keep=keep, durable=durable)
+    return Store(dir, keep=keep, durable=durable, safe=safe)

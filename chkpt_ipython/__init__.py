@@ -1,0 +1,93 @@
+"""chkpt for notebooks: ``%load_ext chkpt_ipython``, then ``%%chkpt_stage`` on expensive cells.
+
+A stage cell's outputs (the names it binds) and what it showed (prints, plots, its last value)
+are checkpointed per notebook under ``<notebook dir>/.chkpt/<notebook stem>/``, keyed by the
+cell's code, the values of the parameters it reads and the checkpoints of the stage cells it
+reads from. Restart the kernel and "Run All": valid cells are restored instead of rerun.
+
+The Python API mirrors the line magics: ``status()`` (``%chkpt_status``), ``clear()``
+(``%chkpt_clear``), ``checkpoint_dir()`` (``%chkpt_dir``), ``set_options()`` (``%chkpt_set``),
+``widget()`` (``%chkpt_widget``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ._session import NotebookSession, session
+
+__all__ = [
+    "NotebookSession",
+    "checkpoint_dir",
+    "clear",
+    "load_ipython_extension",
+    "options",
+    "session",
+    "set_options",
+    "status",
+    "unload_ipython_extension",
+    "widget",
+]
+
+_registered: dict[int, Any] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and start the notebook session (``%load_ext chkpt_ipython``)."""
+    from ._magics import ChkptMagics
+
+    if id(ipython) in _registered:
+        return
+    magics = ChkptMagics(ipython)
+    ipython.register_magics(magics)
+    _registered[id(ipython)] = magics
+    session(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove exactly what ``load_ipython_extension`` registered."""
+    from ._session import _forget
+
+    magics = _registered.pop(id(ipython), None)
+    if magics is not None:
+        manager = ipython.magics_manager
+        for kind, names in magics.magics.items():
+            for name in names:
+                manager.magics[kind].pop(name, None)
+        manager.registry.pop(type(magics).__name__, None)
+    _forget(ipython)
+
+
+def status() -> list[dict[str, Any]]:
+    """One dict per stage cell (``stage``, ``state`` in cached/stale/missing/running/failed, ...)."""
+    return session().status()
+
+
+def clear(stage: str | None = None) -> int:
+    """Delete the checkpoints of one stage, or all of this notebook's; returns how many."""
+    return session().clear(stage)
+
+
+def checkpoint_dir(path: str | os.PathLike | None = None) -> Path:
+    """This notebook's checkpoint directory; with ``path``, use that one from now on."""
+    sess = session()
+    return sess.set_dir(path) if path is not None else sess.directory
+
+
+def options(stage: str) -> dict[str, bool]:
+    """A stage's switches: ``{"load": bool, "store": bool}``."""
+    return session().options(stage)
+
+
+def set_options(stage: str, load: bool | None = None, store: bool | None = None) -> None:
+    """Switch loading/storing of one stage; applies the next time its cell runs."""
+    session().set_options(stage, load=load, store=store)
+
+
+def widget() -> Any:
+    """The pipeline widget of this notebook (needs the ``ipython`` extra: ipywidgets, graphviz)."""
+    from ._widget import widget as make_widget
+
+    return make_widget(session())

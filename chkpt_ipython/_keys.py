@@ -1,0 +1,137 @@
+"""The cache key of a stage cell, computed from its code and the current namespace.
+
+    key = make_key(cell source fingerprint, stage name, serializer,
+                   for each input in sorted order: "name=stage:<upstream digest>" when the value is
+                   the one an upstream stage cell produced, else "name=value:<fingerprint>")
+
+Upstream values enter by the content digest of their stored checkpoint (no hashing of the data);
+other values (parameters) by value. A value that cannot be fingerprinted makes the cell
+uncacheable for that run: it is recomputed, never falsely served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import re
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import chkpt
+
+__all__ = ["CellKey", "Producer", "cell_key", "fingerprint_input", "source_fingerprint"]
+
+KEY_VERSION = "chkpt_ipython-cell-1"
+ABSENT = "absent"
+_IPYTHON_NAMES = re.compile(r"^(_+|_i+|_i?\d+|_[iod]h|In|Out|get_ipython|exit|quit)$")
+
+
+@dataclasses.dataclass
+class Producer:
+    """The stage cell that produced a namespace value, and its checkpoint's digest."""
+
+    stage: str
+    obj: Any
+    digest: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CellKey:
+    """A key (None: uncacheable, see ``why``), and what went into it."""
+
+    key: str | None
+    fingerprint: str
+    inputs: dict[str, str]
+    upstream: dict[str, str]
+    params: tuple[str, ...]
+    why: str = ""
+
+
+@functools.lru_cache(maxsize=512)
+def source_fingerprint(source: str) -> str:
+    """Normalised fingerprint of a cell's (transformed) source."""
+    try:
+        return chkpt.fingerprint_source(source)
+    except SyntaxError:
+        return chkpt.make_key("raw-source", source)
+
+
+def cell_key(
+    name: str,
+    source: str,
+    reads: Iterable[str],
+    ns: Mapping[str, Any],
+    producers: Mapping[str, Producer],
+    serializer: str | None = None,
+) -> CellKey:
+    """Compute the key of a stage cell from its source and the values of the names it reads."""
+    fingerprint = source_fingerprint(source)
+    parts = [KEY_VERSION, fingerprint, name, serializer or "auto"]
+    inputs: dict[str, str] = {}
+    upstream: dict[str, str] = {}
+    params: list[str] = []
+    for var in sorted(set(reads)):
+        if not _is_input(var, ns):
+            continue
+        producer = producers.get(var)
+        if var in ns and producer is not None and ns[var] is producer.obj:
+            upstream[var] = producer.stage
+            if producer.digest is not None:
+                inputs[var] = f"stage:{producer.stage}:{producer.digest}"
+                continue
+        else:
+            params.append(var)
+        value_fp = fingerprint_input(ns[var]) if var in ns else ABSENT
+        if value_fp is None:
+            why = f"input {var!r} ({type(ns[var]).__qualname__}) cannot be fingerprinted"
+            return CellKey(None, fingerprint, inputs, upstream, tuple(params), why)
+        inputs[var] = f"value:{value_fp}"
+    parts.extend(f"{var}={digest}" for var, digest in inputs.items())
+    return CellKey(chkpt.make_key(*parts), fingerprint, inputs, upstream, tuple(params))
+
+
+def _is_input(var: str, ns: Mapping[str, Any]) -> bool:
+    """Builtins count only when the user shadowed them; IPython's own names never count."""
+    if _IPYTHON_NAMES.match(var):
+        return False
+    if var in ns:
+        return True
+    import builtins
+
+    return not hasattr(builtins, var)
+
+
+def fingerprint_input(value: Any) -> str | None:
+    """Fingerprint of an input value: modules by name, notebook classes by their members."""
+    if isinstance(value, types.ModuleType):
+        return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
+    if inspect.isclass(value) and value.__module__ == "__main__":
+        return _class_fingerprint(value)
+    return chkpt.fingerprint_value(value)
+
+
+_CLASS_NOISE = frozenset(
+    {"__dict__", "__weakref__", "__doc__", "__module__", "__firstlineno__", "__static_attributes__"}
+)
+
+
+def _class_fingerprint(cls: type) -> str | None:
+    """A class defined in the notebook has no source file: hash its members instead."""
+    parts = [cls.__qualname__, *(b.__qualname__ for b in cls.__mro__[1:])]
+    for attr, member in sorted(vars(cls).items()):
+        if attr in _CLASS_NOISE:
+            continue
+        func = getattr(member, "__func__", member)
+        if inspect.isfunction(func):
+            parts.append(f"{attr}={chkpt.fingerprint_code(func)}")
+        elif isinstance(member, property):
+            getters = (member.fget, member.fset, member.fdel)
+            parts.append(f"{attr}=" + ",".join(chkpt.fingerprint_code(f) for f in getters if f))
+        else:
+            fp = chkpt.fingerprint_value(member)
+            if fp is None:
+                return None
+            parts.append(f"{attr}={fp}")
+    return chkpt.make_key("class", *parts)

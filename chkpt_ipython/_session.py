@@ -1,0 +1,316 @@
+"""The notebook's session: its stage cells, checkpoint directory, switches and listeners.
+
+One ``NotebookSession`` per shell. ``%%chkpt_stage`` cells register here as they run (re-running
+an edited cell re-registers it, so the graph follows the notebook); the widget and
+``chkpt_ipython.status()`` read the state from here, computed live from the current code and
+namespace values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import chkpt
+
+from . import _stage_cell
+from ._analysis import CellAnalysis
+from ._keys import CellKey, Producer, cell_key
+from ._notebook_path import Resolved, resolve_dir
+from ._options import StageOptions
+
+__all__ = ["NotebookSession", "StageRecord", "session"]
+
+log = logging.getLogger("chkpt.ipython")
+
+STATES = ("cached", "stale", "missing", "running", "failed")
+
+_current: NotebookSession | None = None
+
+
+@dataclasses.dataclass
+class StageRecord:
+    """One stage cell as last executed, and what happened to it in this session."""
+
+    name: str
+    source: str
+    raw: str
+    analysis: CellAnalysis
+    reads: tuple[str, ...]
+    outputs: tuple[str, ...]
+    serializer: str | None = None
+    cell_id: str | None = None
+    state: str | None = None  # "running" | "failed" while that is so
+    this_session: str | None = None  # None | "computed" | "loaded"
+    key: str | None = None
+    compute_seconds: float | None = None
+    load_seconds: float | None = None
+    time_saved: float = 0.0
+    reason: str = ""
+    error: str = ""
+
+
+def session(shell: Any = None) -> NotebookSession:
+    """The session of the running shell (created on first use)."""
+    global _current
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            raise RuntimeError(
+                "chkpt_ipython needs a running IPython shell (%load_ext chkpt_ipython)"
+            )
+    if _current is None or _current.shell is not shell:
+        _current = NotebookSession(shell)
+    return _current
+
+
+def _forget(shell: Any) -> None:
+    global _current
+    if _current is not None and _current.shell is shell:
+        _current.close()
+        _current = None
+
+
+class NotebookSession:
+    """Per-notebook state: stage registry, checkpoint store, per-stage switches, subscribers."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.stages: dict[str, StageRecord] = {}
+        self.producers: dict[str, Producer] = {}
+        self._explicit_dir: str | None = None
+        self._resolved: Resolved | None = None
+        self._store: chkpt.Store | None = None
+        self._options: StageOptions | None = None
+        self._subscribers: list[Callable[[], None]] = []
+        self._warned_dir = False
+        self.current_cell: str | None = None
+        self.current_cell_id: str | None = None
+        shell.events.register("pre_run_cell", self._pre_run_cell)
+        shell.events.register("post_run_cell", self._post_run_cell)
+
+    def close(self) -> None:
+        """Stop listening to the shell (on ``%unload_ext``)."""
+        for event, callback in (
+            ("pre_run_cell", self._pre_run_cell),
+            ("post_run_cell", self._post_run_cell),
+        ):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass
+
+    # -- the checkpoint directory -------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        """Where this notebook's checkpoints live (resolved on first use)."""
+        return self.resolved.path
+
+    @property
+    def resolved(self) -> Resolved:
+        """The directory and how it was chosen."""
+        if self._resolved is None:
+            self._resolved = resolve_dir(self._explicit_dir, self.shell.user_ns, self.current_cell)
+            if self._resolved.notebook is None and self._resolved.source not in (
+                "set with %chkpt_dir",
+                "CHKPT_DIR",
+            ):
+                self._warn_unknown_notebook(self._resolved)
+            log.info("chkpt: checkpoints in %s (%s)", self._resolved.path, self._resolved.source)
+        return self._resolved
+
+    def _warn_unknown_notebook(self, resolved: Resolved) -> None:
+        if not self._warned_dir:
+            self._warned_dir = True
+            log.warning(
+                "chkpt: cannot tell which notebook this is (%s); checkpoints go to %s. "
+                "Set one with %%chkpt_dir PATH or the CHKPT_DIR environment variable.",
+                resolved.source,
+                resolved.path,
+            )
+
+    def set_dir(self, path: str | os.PathLike | None) -> Path:
+        """Use ``path`` for checkpoints from now on (None: back to automatic)."""
+        self._explicit_dir = os.fspath(path) if path is not None else None
+        self._resolved = None
+        self._store = None
+        self._options = None
+        self._notify()
+        return self.directory
+
+    @property
+    def store(self) -> chkpt.Store:
+        """The checkpoint store of this notebook."""
+        if self._store is None:
+            self._store = chkpt.open_store(self.directory)
+        return self._store
+
+    @property
+    def _stage_options(self) -> StageOptions:
+        if self._options is None:
+            self._options = StageOptions(self.directory)
+        return self._options
+
+    # -- per-stage switches ---------------------------------------------------------------------
+
+    def options(self, stage: str) -> dict[str, bool]:
+        """``{"load": bool, "store": bool}`` for a stage; both on unless switched off."""
+        return self._stage_options.get(stage)
+
+    def set_options(self, stage: str, load: bool | None = None, store: bool | None = None) -> None:
+        """Switch loading/storing of a stage; persisted, applied when the cell next runs."""
+        self._stage_options.set(stage, load=load, store=store)
+        self._notify()
+
+    def clear(self, stage: str | None = None) -> int:
+        """Delete the checkpoints of one stage (or all); returns how many were removed."""
+        removed = self.store.clear(stage)
+        for record in self.stages.values():
+            if stage is None or record.name == stage:
+                record.this_session = None if record.state != "running" else record.this_session
+        chkpt.events.emit(chkpt.Event("cleared", stage or "*", reason=f"{removed} removed"))
+        self._notify()
+        return removed
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after any change of state; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback()
+            except Exception:
+                log.exception("chkpt: session subscriber %r failed", callback)
+
+    def _pre_run_cell(self, info: Any) -> None:
+        self.current_cell = getattr(info, "raw_cell", None)
+        self.current_cell_id = getattr(info, "cell_id", None)
+
+    def _post_run_cell(self, result: Any) -> None:
+        ns = self.shell.user_ns
+        for var, producer in list(self.producers.items()):
+            if ns.get(var, _MISSING) is not producer.obj:
+                del self.producers[var]  # rebound elsewhere: release the old value
+        self._notify()
+
+    # -- stage cells ----------------------------------------------------------------------------
+
+    def run_cell(self, body: str, **options: Any) -> Any:
+        """Run a ``%%chkpt_stage`` cell: load it when its checkpoint is valid, else compute it."""
+        __tracebackhide__ = True
+        return _stage_cell.run(self, body, **options)
+
+    def key_of(self, record: StageRecord) -> CellKey:
+        """The record's key for the current namespace values."""
+        return cell_key(
+            record.name,
+            record.source,
+            record.reads,
+            self.shell.user_ns,
+            self.producers,
+            record.serializer,
+        )
+
+    def register(self, record: StageRecord) -> StageRecord:
+        """Add or replace a stage cell; a re-run cell under a new name drops its old record."""
+        if record.cell_id is not None:
+            for name, old in list(self.stages.items()):
+                if old.cell_id == record.cell_id and name != record.name:
+                    del self.stages[name]
+        old = self.stages.get(record.name)
+        if old is not None:
+            record.this_session, record.time_saved = old.this_session, old.time_saved
+            record.compute_seconds, record.load_seconds = old.compute_seconds, old.load_seconds
+        self.stages[record.name] = record
+        return record
+
+    def name_taken(self, name: str, cell_id: str | None) -> bool:
+        """True when another cell already registered ``name``."""
+        old = self.stages.get(name)
+        return old is not None and None not in (old.cell_id, cell_id) and old.cell_id != cell_id
+
+    def status(self) -> list[dict[str, Any]]:
+        """One record per stage cell, in the order they were first run, computed live."""
+        return [self._status_of(record) for record in self.stages.values()]
+
+    def _status_of(self, record: StageRecord) -> dict[str, Any]:
+        ck = self.key_of(record)
+        entry = self.store.lookup(record.name, ck.key) if ck.key else None
+        if record.state in ("running", "failed"):
+            state = record.state
+        elif entry is not None:
+            state = "cached"
+        elif self.store.latest(record.name) is not None:
+            state = "stale"
+        else:
+            state = "missing"
+        compute = record.compute_seconds
+        if compute is None and entry is not None:
+            compute = entry.compute_seconds
+        return {
+            "stage": record.name,
+            "state": state,
+            "this_session": record.this_session,
+            "inputs": sorted(set(ck.upstream.values())),
+            "params": list(ck.params),
+            "outputs": list(record.outputs),
+            "size": entry.size if entry is not None else None,
+            "compute_seconds": compute,
+            "load_seconds": record.load_seconds,
+            "time_saved": record.time_saved,
+            "key": ck.key,
+            "reason": ck.why or record.reason,
+            "error": record.error,
+            "options": self.options(record.name),
+        }
+
+    def record_outcome(self, record: StageRecord, outcome: str, seconds: float) -> None:
+        """Finish a stage cell's run: remember it, tell listeners, and log it."""
+        record.state = "failed" if outcome == "failed" else None
+        if outcome != "failed":
+            record.this_session = outcome
+        log.info("chkpt: %s %s in %.3fs %s", record.name, outcome, seconds, record.reason)
+        _report_line(record, outcome, seconds)
+        self._notify()
+
+
+_MISSING = object()
+
+
+def _report_line(record: StageRecord, outcome: str, seconds: float) -> None:
+    """Append one JSON line per stage cell to ``$CHKPT_IPYTHON_REPORT`` (headless runs)."""
+    path = os.environ.get("CHKPT_IPYTHON_REPORT")
+    if not path:
+        return
+    import json
+
+    line = {
+        "stage": record.name,
+        "outcome": outcome,
+        "seconds": round(seconds, 6),
+        "key": record.key,
+        "reason": record.reason,
+        "time": time.time(),
+    }
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+    except OSError as exc:
+        log.warning("chkpt: cannot write the run report %s: %s", path, exc)

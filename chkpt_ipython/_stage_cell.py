@@ -1,0 +1,265 @@
+"""Running one ``%%chkpt_stage`` cell: a hit restores and replays, a miss runs and stores.
+
+The stored value is a dict::
+
+    {"outputs": {name: value}, "modules": {name: module name}, "display": [records],
+     "result": {"data": ..., "metadata": ...} | None}
+
+Imports, ``def`` and ``class`` statements are not in it: they are re-executed on a hit.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import pickle
+import time
+import types
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import chkpt
+
+from . import _capture, _execute
+from ._analysis import analyze
+from ._keys import CellKey, Producer, source_fingerprint
+
+if TYPE_CHECKING:
+    from ._session import NotebookSession, StageRecord
+
+__all__ = ["run"]
+
+log = logging.getLogger("chkpt.ipython")
+
+FORMAT = 1
+
+
+def run(
+    session: NotebookSession,
+    body: str,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    no_store: bool = False,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    serializer: str | None = None,
+) -> Any:
+    """Run a stage cell's ``body``: load it when its checkpoint is valid, else compute and store."""
+    __tracebackhide__ = True
+    record = _register(session, body, name, inputs, outputs, serializer)
+    store = session.store  # resolve the directory before capturing anything
+    ck = session.key_of(record)
+    record.key = ck.key
+    opts = session.options(record.name)
+    if ck.key is not None and opts["load"] and not force:
+        entry = store.lookup(record.name, ck.key)
+        if entry is not None:
+            hit = _try_hit(session, record, entry)
+            if hit is not _MISS:
+                return hit
+    record.reason = _why_computed(store, record, ck, force or not opts["load"])
+    return _compute(session, record, ck, store=opts["store"] and not no_store)
+
+
+def _register(
+    session: NotebookSession,
+    body: str,
+    name: str | None,
+    inputs: list[str] | None,
+    outputs: list[str] | None,
+    serializer: str | None,
+) -> StageRecord:
+    from ._session import StageRecord
+
+    source = session.shell.transform_cell(body)
+    analysis = analyze(source)
+    cell_id = session.current_cell_id
+    if not name:
+        name = analysis.first_output or f"cell_{source_fingerprint(source)[-8:]}"
+        base, n = name, 1
+        while session.name_taken(name, cell_id):
+            n += 1
+            name = f"{base}_{n}"
+    record = StageRecord(
+        name=name,
+        source=source,
+        raw=body,
+        analysis=analysis,
+        reads=tuple(inputs) if inputs is not None else analysis.reads,
+        outputs=tuple(outputs) if outputs is not None else analysis.outputs,
+        serializer=serializer,
+        cell_id=cell_id,
+    )
+    return session.register(record)
+
+
+_MISS = object()
+
+
+def _try_hit(session: NotebookSession, record: StageRecord, entry: chkpt.Entry) -> Any:
+    """Restore a checkpoint; on a damaged or unreadable one return ``_MISS`` (recompute)."""
+    __tracebackhide__ = True
+    shell = session.shell
+    start = time.perf_counter()
+    deferred = _execute.rerun_definitions(shell, record.source, record.raw)  # classes to unpickle
+    load_start = time.perf_counter()
+    try:
+        value = session.store.load(entry)
+        if not (isinstance(value, dict) and value.get("format") == FORMAT):
+            raise chkpt.CorruptCheckpointError(f"{entry.path}: not a chkpt_ipython cell value")
+    except (chkpt.ChkptError, OSError) as exc:
+        log.warning("chkpt: stage %r: %s; recomputing", record.name, exc)
+        return _MISS
+    load_seconds = time.perf_counter() - load_start
+    shell.user_ns.update(value["outputs"])
+    _execute.import_modules(shell, value["modules"])
+    _execute.run_deferred(shell, deferred)
+    for var, obj in value["outputs"].items():
+        session.producers[var] = Producer(record.name, obj, entry.digest)
+    _capture.replay(shell, value["display"])
+    record.load_seconds = load_seconds
+    record.compute_seconds = entry.compute_seconds
+    record.time_saved += max(entry.compute_seconds - load_seconds, 0.0)
+    record.reason = ""
+    record.error = ""
+    _emit("loaded", record, load_seconds, size=entry.size)
+    session.record_outcome(record, "loaded", time.perf_counter() - start)
+    return _result(shell, record, value["result"])
+
+
+def _result(shell: Any, record: StageRecord, stored: dict | None) -> Any:
+    """The cell's last value: the live object for a bare name, else its replayed display."""
+    last = record.analysis.last_expression
+    if isinstance(last, ast.Name) and last.id in shell.user_ns:
+        return shell.user_ns[last.id]
+    if stored is None:
+        return None
+    return _capture.ReplayedResult(stored["data"], stored["metadata"])
+
+
+def _why_computed(store: chkpt.Store, record: StageRecord, ck: CellKey, forced: bool) -> str:
+    if forced:
+        return "forced"
+    if ck.key is None:
+        return f"not cacheable: {ck.why}"
+    latest = store.latest(record.name)
+    if latest is None:
+        return "no checkpoint"
+    if latest.fingerprint != ck.fingerprint:
+        return "code changed"
+    changed = sorted(
+        k for k in set(ck.inputs) | set(latest.inputs) if ck.inputs.get(k) != latest.inputs.get(k)
+    )
+    return f"input changed: {', '.join(changed)}" if changed else "input changed"
+
+
+def _compute(session: NotebookSession, record: StageRecord, ck: CellKey, *, store: bool) -> Any:
+    """Run the cell normally (live output, usual tracebacks), then store what it made."""
+    __tracebackhide__ = True
+    shell = session.shell
+    record.state = "running"
+    record.error = ""
+    _emit("start", record, 0.0)
+    session._notify()
+    start = time.perf_counter()
+    try:
+        with _capture.Capture(shell) as capture:
+            value = _execute.run_source(shell, record.source, record.raw)
+            _capture.flush_figures(shell)
+    except BaseException as exc:
+        seconds = time.perf_counter() - start
+        record.error = f"{type(exc).__name__}: {exc}"
+        _emit("failed", record, seconds)
+        session.record_outcome(record, "failed", seconds)
+        raise
+    seconds = time.perf_counter() - start
+    record.compute_seconds = seconds
+    payload = _payload(shell, record, capture.records, value)
+    entry = _store(session, record, ck, payload, seconds) if store and ck.key else None
+    digest = entry.digest if entry is not None else None
+    for var, obj in payload["outputs"].items():
+        session.producers[var] = Producer(record.name, obj, digest)
+    for var in payload["modules"]:
+        session.producers.pop(var, None)
+    _emit("computed", record, seconds)
+    session.record_outcome(record, "computed", seconds)
+    return value
+
+
+def _payload(shell: Any, record: StageRecord, display: list, value: Any) -> dict[str, Any]:
+    ns = shell.user_ns
+    outputs: dict[str, Any] = {}
+    modules: dict[str, str] = {}
+    for var in record.outputs:
+        if var not in ns:
+            continue  # bound conditionally, or deleted again
+        obj = ns[var]
+        if isinstance(obj, types.ModuleType):
+            modules[var] = obj.__name__
+        else:
+            outputs[var] = obj
+    return {
+        "format": FORMAT,
+        "outputs": outputs,
+        "modules": modules,
+        "display": display,
+        "result": _capture.format_result(shell, value),
+    }
+
+
+def _store(
+    session: NotebookSession, record: StageRecord, ck: CellKey, payload: dict, seconds: float
+) -> chkpt.Entry | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", chkpt.StoreWarning)
+            entry = session.store.save(
+                record.name,
+                ck.key,  # type: ignore[arg-type]
+                payload,
+                serializer=record.serializer,
+                fingerprint=ck.fingerprint,
+                inputs=ck.inputs,
+                compute_seconds=seconds,
+                extra={"chkpt_ipython": FORMAT, "outputs": sorted(payload["outputs"])},
+            )
+    except chkpt.SerializationError as exc:
+        culprit = _unpicklable(payload["outputs"])
+        where = f"output {culprit!r} cannot be serialized" if culprit else str(exc)
+        log.warning(
+            "chkpt: stage %r was computed but not stored: %s. Name the outputs to keep with "
+            "--outputs, or delete the value at the end of the cell.",
+            record.name,
+            where,
+        )
+        record.reason += " (not stored)"
+        return None
+    except OSError as exc:
+        log.warning("chkpt: stage %r was computed but not stored: %s", record.name, exc)
+        return None
+    _emit("stored", record, seconds, size=entry.size)
+    return entry
+
+
+def _unpicklable(outputs: dict[str, Any]) -> str | None:
+    for var, obj in outputs.items():
+        try:
+            pickle.dumps(obj, protocol=5)
+        except Exception:
+            return var
+    return None
+
+
+def _emit(kind: str, record: StageRecord, seconds: float, size: int = 0) -> None:
+    chkpt.events.emit(
+        chkpt.Event(
+            kind,
+            record.name,
+            key=record.key or "",
+            seconds=seconds,
+            reason=record.reason,
+            size=size,
+            extra={"source": "chkpt_ipython"},
+        )
+    )

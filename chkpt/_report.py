@@ -10,7 +10,7 @@ __all__ = ["StageReport", "Result", "PlanStep", "Plan"]
 
 @dataclasses.dataclass
 class StageReport:
-    """One stage of a run. ``action``: computed, loaded, cached (hit, value not needed), failed."""
+    """One stage of a run. ``action``: computed, loaded, skipped (hit, value not needed), failed."""
 
     stage: str
     action: str

@@ -334,7 +334,8 @@ class _Run:
         value = self.value(root)
         for report in self.reports:
             if report.action == "pending":
-                report.action = "cached"
+                report.action = "skipped"  # a valid checkpoint whose value nobody needed
+                log.info("%-24s %-40s %8s", report.stage, "skipped (checkpoint valid, not needed)", "")
         return Result(value, self.reports)
 
     def resolve(self, i: int) -> bool:

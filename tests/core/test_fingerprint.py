@@ -133,13 +133,13 @@ def test_code_edits_across_separate_processes(tmp_path):
     first = _run_module(tmp_path, scale=2, comment="a")
     assert first["value"] == 42 and set(first["actions"].values()) == {"computed"}
     cosmetic = _run_module(tmp_path, scale=2, comment="b")  # comments/docstrings changed only
-    assert cosmetic["actions"] == {"source": "cached", "doubled": "loaded"}
+    assert cosmetic["actions"] == {"source": "skipped", "doubled": "loaded"}
     edited = _run_module(tmp_path, scale=3, comment="b")  # a constant the helper reads changed
     assert edited["value"] == 63
     assert edited["actions"] == {"source": "loaded", "doubled": "computed"}
     assert edited["reasons"]["doubled"] == "code changed"
     back = _run_module(tmp_path, scale=2, comment="c")  # switching back hits the kept entry
-    assert back["actions"] == {"source": "cached", "doubled": "loaded"} and back["value"] == 42
+    assert back["actions"] == {"source": "skipped", "doubled": "loaded"} and back["value"] == 42
 
 
 def test_make_key_is_order_sensitive():

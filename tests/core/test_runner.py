@@ -68,7 +68,7 @@ def test_default_config_computes_and_stores_then_load_true_hits(calls):
     run = pipeline.run(LOAD_ALL)
     assert run.value == 20
     assert calls["source"] == 2 and calls["sink"] == 2
-    assert run.actions() == {"source": "cached", "middle": "cached", "sink": "loaded"}
+    assert run.actions() == {"source": "skipped", "middle": "skipped", "sink": "loaded"}
 
 
 def test_a_hit_never_loads_or_recomputes_its_cached_inputs(calls):
@@ -144,7 +144,7 @@ def test_old_entries_are_kept_so_switching_back_hits(calls):
     other = Stage(lambda: 5, name="source")
     (other >> sink)()
     calls.reset()
-    assert (source >> sink).run(LOAD_ALL).actions() == {"source": "cached", "sink": "loaded"}
+    assert (source >> sink).run(LOAD_ALL).actions() == {"source": "skipped", "sink": "loaded"}
     assert calls.counts == {}
 
 

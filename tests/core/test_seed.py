@@ -94,7 +94,7 @@ def test_executing_with_default_and_explicit_config(stages, tmp_path):
     result = pipeline(chkpt.Config(store=True, load=True, dir="/tmp"))
     assert result == ["123", "456"]
     assert pipeline.run(chkpt.Config(store=True, load=True, dir="/tmp")).actions() == {
-        "stage1": "cached",
+        "stage1": "skipped",
         "stage2": "loaded",
     }
 

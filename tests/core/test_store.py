@@ -46,7 +46,9 @@ def test_layout_is_readable(tmp_path):
     assert oct(os.stat(stage_dir).st_mode & 0o777) == "0o700"
 
 
-@pytest.mark.parametrize("name", ["..", "../escape", "/etc/passwd", "a/b", "con", "x\x00y\n", "é" * 300, ".hidden", ""])
+@pytest.mark.parametrize(
+    "name", ["..", "../escape", "/etc/passwd", "a/b", "con", "x\x00y\n", "é" * 300, ".hidden", ""]
+)
 def test_stage_names_never_escape(tmp_path, name):
     root = tmp_path / "root"
     store = chkpt.open_store(root)

@@ -58,7 +58,7 @@ print(sorted(m for m in {BLOCKED!r} if sys.modules.get(m) is not None))
 
 
 def test_import_chkpt_imports_no_optional_library():
-    code = "import sys, chkpt; print(sorted(m for m in %r if m in sys.modules))" % BLOCKED
+    code = f"import sys, chkpt; print(sorted(m for m in {BLOCKED!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

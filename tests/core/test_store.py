@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import warnings
 
 import pytest
@@ -80,9 +81,10 @@ def test_corrupt_payload_is_detected_and_recomputed(tmp_path, calls):
     pipeline = () >> value
     pipeline(Config(dir=tmp_path))
     entry = chkpt.open_store(tmp_path).entries("value")[0]
-    data = bytearray(open(entry.path, "rb").read())
+    path = pathlib.Path(entry.path)
+    data = bytearray(path.read_bytes())
     data[10] ^= 0x01  # same size, one bit different
-    open(entry.path, "wb").write(bytes(data))
+    path.write_bytes(bytes(data))
     with pytest.warns(chkpt.StoreWarning, match="'value'.*(checksum mismatch|cannot decode)"):
         assert pipeline(Config(dir=tmp_path, load=True)) == list(range(100))
     assert calls["value"] == 2

@@ -87,6 +87,14 @@ class LocalFS:
         except OSError:
             return None
 
+    def stamp(self, path: str) -> tuple[int, ...] | None:
+        """What changes whenever the file is replaced: inode, size, times (None if missing)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def remove(self, path: str) -> None:
         try:
             os.remove(path)

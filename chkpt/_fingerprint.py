@@ -108,6 +108,7 @@ def _fingerprint_code(func: Any, seen: set[int]) -> str:
     defaults = (getattr(func, "__defaults__", None), getattr(func, "__kwdefaults__", None))
     parts.append(fingerprint_value(defaults) or "defaults:?")
     for name, value in _dependencies(func):
+        value = getattr(value, "__wrapped__", value)  # a Stage, or a functools.wraps decorator
         if id(value) in seen:
             continue
         if _is_user_code(value):

@@ -144,3 +144,13 @@ def test_code_edits_across_separate_processes(tmp_path):
 
 def test_make_key_is_order_sensitive():
     assert chkpt.make_key("a", "b") != chkpt.make_key("b", "a")
+
+
+def test_calling_another_stage_function_counts_its_code():
+    env: dict = {"chkpt": chkpt}
+    exec("import chkpt\n@chkpt.Stage.wrap()\ndef inner(x):\n    return x + 1\n", env)
+    outer_src = "def outer(x):\n    return inner.func(x)\n"
+    exec(outer_src, env)
+    before = fingerprint_code(env["outer"])
+    exec("@chkpt.Stage.wrap()\ndef inner(x):\n    return x + 2\n", env)
+    assert fingerprint_code(env["outer"]) != before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import pathlib
+import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ __all__ = [
     "node_label",
     "render_svg",
     "static_html",
+    "time_saved",
     "totals",
     "widget",
 ]
@@ -142,6 +144,20 @@ def _state(record: Mapping) -> str:
     return state if state in STATE_COLOURS else "missing"
 
 
+def time_saved(record: Mapping) -> float:
+    """Seconds a checkpoint hit saves: the session's figure, else compute minus load time.
+
+    >>> time_saved({"time_saved": 4.0}), time_saved({"compute_seconds": 5.0, "load_seconds": 0.5})
+    (4.0, 4.5)
+    >>> time_saved({"state": "missing"})
+    0.0
+    """
+    if record.get("time_saved"):
+        return float(record["time_saved"])
+    compute = float(record.get("compute_seconds") or 0)
+    return max(compute - float(record.get("load_seconds") or 0), 0.0)
+
+
 def node_label(record: Mapping, options: Mapping | None = None) -> list[str]:
     """The lines of a stage's node label: name; state, size and time a hit saves; flags.
 
@@ -150,14 +166,26 @@ def node_label(record: Mapping, options: Mapping | None = None) -> list[str]:
     ['fit', 'cached · 2.0 KB · saves 12.0 s', 'loaded this session', 'store off']
     >>> node_label({"stage": "raw", "state": "missing"})
     ['raw', 'missing']
+    >>> node_label({"stage": "feat", "state": "stale", "reason": "parameters changed: N"})
+    ['feat', 'stale', 'parameters changed: N']
     """
     state = _state(record)
     facts = [state]
     if record.get("size"):
         facts.append(format_size(record["size"]))
-    if record.get("time_saved") and state in ("cached", "stale"):
-        facts.append(f"saves {format_seconds(record['time_saved'])}")
+    if time_saved(record) and state in ("cached", "stale"):
+        facts.append(f"saves {format_seconds(time_saved(record))}")
     lines = [str(record.get("stage", "?")), " · ".join(facts)]
+    why = (
+        record.get("error")
+        if state == "failed"
+        else record.get("reason")
+        if state == "stale"
+        else ""
+    )
+    if why:
+        why = " ".join(str(why).split())
+        lines.append(why if len(why) <= 40 else why[:39] + "…")
     if record.get("this_session") in SESSION_BORDERS:
         lines.append(f"{record['this_session']} this session")
     options = options or {}
@@ -242,7 +270,14 @@ def render_svg(dot_source: str, *, engine: str = "dot") -> str | None:
         return None
     text = svg.decode("utf-8", errors="replace")
     start = text.find("<svg")
-    return text[start:] if start >= 0 else None
+    if start < 0:
+        return None
+    # Drop comments (Graphviz writes one per node/edge) and undo its escaping of "-", so class
+    # names such as chkpt-state-cached read plainly in the markup.
+    return _COMMENT.sub("", text[start:]).replace("&#45;", "-")
+
+
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)
 
 
 def totals(records: Iterable[Mapping]) -> dict[str, Any]:
@@ -255,7 +290,7 @@ def totals(records: Iterable[Mapping]) -> dict[str, Any]:
     """
     records = list(records)
     disk = sum(int(r.get("size") or 0) for r in records)
-    saved = sum(float(r.get("time_saved") or 0) for r in records if _state(r) == "cached")
+    saved = sum(time_saved(r) for r in records if _state(r) == "cached")
     n = len(records)
     return {
         "stages": n,
@@ -275,7 +310,7 @@ def _table_row(record: Mapping, options: Mapping) -> str:
         html.escape(", ".join(map(str, record.get("inputs") or ())) or "-"),
         html.escape(", ".join(map(str, record.get("params") or ())) or "-"),
         format_size(record.get("size")) if record.get("size") else "-",
-        format_seconds(record.get("time_saved")) if record.get("time_saved") else "-",
+        format_seconds(time_saved(record)) if time_saved(record) else "-",
         "on" if options.get("load", True) else "off",
         "on" if options.get("store", True) else "off",
     ]
@@ -376,7 +411,7 @@ if anywidget is not None:
             stages = []
             for r in records:
                 name = str(r.get("stage"))
-                stages.append({**_jsonable(r), "state": _state(r), **options[name],
+                stages.append({**_jsonable(r), "state": _state(r), "time_saved": time_saved(r), **options[name],
                                "label": node_label(r, options[name])})  # fmt: skip
             with self.hold_sync():
                 self.stages = stages

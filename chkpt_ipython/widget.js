@@ -162,6 +162,8 @@ function render({ model, el }) {
       { class: "chkpt-details", "data-stage": stage.stage },
       h("b", {}, stage.stage),
       ` · ${stage.state}`,
+      stage.state === "stale" && stage.reason ? ` (${stage.reason})` : "",
+      stage.state === "failed" && stage.error ? ` (${stage.error})` : "",
       ` · inputs: ${list(stage.inputs)} · parameters: ${list(stage.params)}`,
       stage.compute_seconds ? ` · compute ${formatSeconds(stage.compute_seconds)}` : "",
       stage.load_seconds ? ` · load ${formatSeconds(stage.load_seconds)}` : "",

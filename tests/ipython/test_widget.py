@@ -134,6 +134,7 @@ def test_render_svg_draws_every_stage_with_its_state_classes():
     assert "chkpt-state-stale" in nodes["fit"]
     assert "chkpt-state-missing" in nodes["report"]
     assert "saves 39.5 s" in svg and "5.0 MB" in svg
+    assert "<!--" not in svg and 'class="node chkpt-stage chkpt-state-stale' in svg
 
 
 def test_render_svg_returns_none_without_dot(monkeypatch):

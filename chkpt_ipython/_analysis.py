@@ -51,6 +51,11 @@ class CellAnalysis:
         names = self.outputs or self.defined
         return names[0] if names else None
 
+    @property
+    def first_new_output(self) -> str | None:
+        """The first value output that is not also an input (``df = clean(df)`` makes none)."""
+        return next((n for n in self.outputs if n not in self.reads), None)
+
 
 @functools.lru_cache(maxsize=256)
 def analyze(source: str) -> CellAnalysis:

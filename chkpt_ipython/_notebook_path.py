@@ -113,26 +113,30 @@ def _text(source: Any) -> str:
 
 
 def _drop_derived(paths: list[Path]) -> list[Path]:
-    """Drop copies written by runners: papermill outputs and ``*.nbconvert.ipynb``."""
+    """Drop copies written by runners: papermill's, ``python -m chkpt_ipython run``'s (both
+    record their input in the metadata) and nbconvert's ``NAME.nbconvert.ipynb``."""
     names = {p.name for p in paths}
     kept = []
     for path in paths:
-        if path.name.endswith(".nbconvert.ipynb") and path.name.replace(".nbconvert", "") in names:
+        if any(
+            path.name.endswith(sfx) and path.name[: -len(sfx)] + ".ipynb" in names
+            for sfx in (".nbconvert.ipynb", ".executed.ipynb")
+        ):
             continue
-        source = _papermill_input(path)
+        source = _recorded_input(path)
         if source is not None and source != path and source in paths:
             continue
         kept.append(path)
     return kept
 
 
-def _papermill_input(path: Path) -> Path | None:
+def _recorded_input(path: Path) -> Path | None:
     try:
         with open(path, encoding="utf-8") as fh:
             meta = json.load(fh).get("metadata", {})
     except (OSError, ValueError, AttributeError):
         return None
-    input_path = (meta.get("papermill") or {}).get("input_path")
+    input_path = (meta.get("papermill") or meta.get("chkpt_ipython") or {}).get("input_path")
     if not input_path:
         return None
     return (path.parent / input_path).resolve()

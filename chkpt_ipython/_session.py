@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -230,10 +231,9 @@ class NotebookSession:
 
     def register(self, record: StageRecord) -> StageRecord:
         """Add or replace a stage cell; a re-run cell under a new name drops its old record."""
-        if record.cell_id is not None:
-            for name, old in list(self.stages.items()):
-                if old.cell_id == record.cell_id and name != record.name:
-                    del self.stages[name]
+        for name, old in list(self.stages.items()):
+            if name != record.name and _same_cell(old, record):
+                del self.stages[name]
         old = self.stages.get(record.name)
         if old is not None:
             record.this_session, record.time_saved = old.this_session, old.time_saved
@@ -292,6 +292,19 @@ class NotebookSession:
 
 
 _MISSING = object()
+_DERIVED = re.compile(r"_[0-9a-f]{6}$")
+
+
+def _same_cell(old: StageRecord, new: StageRecord) -> bool:
+    """Is ``new`` an edit of ``old``? By cell id when the front end sends one; else a cell
+    named after its code is the same cell when it reads and binds the same names."""
+    if old.cell_id is not None and new.cell_id is not None:
+        return old.cell_id == new.cell_id
+    return bool(
+        _DERIVED.search(old.name)
+        and _DERIVED.search(new.name)
+        and (old.reads, old.outputs) == (new.reads, new.outputs)
+    )
 
 
 def _report_line(record: StageRecord, outcome: str, seconds: float) -> None:

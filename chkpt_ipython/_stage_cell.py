@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import chkpt
 
 from . import _capture, _execute
-from ._analysis import analyze
+from ._analysis import CellAnalysis, analyze
 from ._keys import CellKey, Producer, source_fingerprint
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _register(
     analysis = analyze(source)
     cell_id = session.current_cell_id
     if not name:
-        name = analysis.first_output or f"cell_{source_fingerprint(source)[-8:]}"
+        name = default_name(analysis, source)
         base, n = name, 1
         while session.name_taken(name, cell_id):
             n += 1
@@ -92,6 +92,20 @@ def _register(
         cell_id=cell_id,
     )
     return session.register(record)
+
+
+def default_name(analysis: CellAnalysis, source: str) -> str:
+    """The first new name the cell binds; a cell that only transforms names gets a code suffix.
+
+    >>> default_name(analyze("raw = load(path)"), "")
+    'raw'
+    >>> default_name(analyze("df = clean(df)"), "df = clean(df)").startswith("df_")
+    True
+    """
+    if analysis.first_new_output:
+        return analysis.first_new_output
+    suffix = source_fingerprint(source)[-6:]
+    return f"{analysis.first_output}_{suffix}" if analysis.first_output else f"cell_{suffix}"
 
 
 _MISS = object()

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 CHILD = Path(__file__).with_name("_child.py")
 
 
@@ -43,8 +41,3 @@ def assert_right(report: dict[str, Any] | None) -> None:
     assert report is not None
     assert report["ok"], report
     assert report["wrong"] == 0, report
-
-
-@pytest.fixture
-def store_dir(tmp_path: Path) -> Path:
-    return tmp_path / "store"

@@ -10,9 +10,10 @@ import sys
 import time
 
 import pytest
-from conftest import CHILD, assert_right, run_child
 
 import chkpt
+
+from ._kit import CHILD, assert_right, run_child
 
 POINTS = ["compute", "dump", "payload_written", "payload_renamed", "meta_written", "meta_renamed"]
 

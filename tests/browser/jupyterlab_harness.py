@@ -54,8 +54,9 @@ class LabServer:
     def __init__(self, root: Path, port: int, token: str, proc: subprocess.Popen, log: Path):
         self.root, self.port, self.token, self.proc, self.log = root, port, token, proc, log
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}"
+    def url(self, path: str, query: str = "") -> str:
+        query = f"{query}&" if query else ""
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?{query}token={self.token}"
 
     def log_tail(self, n: int = 60) -> str:
         try:
@@ -151,9 +152,9 @@ def chromium_page(*, width: int = 1280, height: int = 900, default_timeout_ms: i
 _NOTEBOOK = "window.jupyterapp.shell.currentWidget"
 
 
-def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000) -> None:
-    """Open ``name`` and wait until its kernel is idle."""
-    page.goto(server.url(f"lab/tree/{name}"))
+def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000) -> str:
+    """Open ``name`` alone (a fresh workspace), wait until its kernel is idle; its panel's CSS id."""
+    page.goto(server.url(f"lab/tree/{name}", "reset"))
     page.wait_for_function(
         f"""() => {{
             const nb = window.jupyterapp && {_NOTEBOOK};
@@ -163,6 +164,7 @@ def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000) 
         }}""",
         timeout=timeout_ms,
     )
+    return "#" + page.evaluate(f"() => {_NOTEBOOK}.id")
 
 
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
@@ -197,6 +199,14 @@ def cell_index(page, prefix: str) -> int:
     if index < 0:
         raise LookupError(f"no cell starts with {prefix!r}")
     return index
+
+
+def set_cell_source(page, index: int, source: str) -> None:
+    """Replace a cell's text, as typing would."""
+    page.evaluate(
+        f"([i, src]) => {_NOTEBOOK}.content.widgets[i].model.sharedModel.setSource(src)",
+        [index, source],
+    )
 
 
 def run_cell(page, index: int, timeout_ms: int = 60_000) -> None:

@@ -3,7 +3,8 @@
 ``test_widget_in_jupyterlab`` runs a real notebook with the real extension: Run All, kernel
 restart + Run All (everything loads), the widget's SVG shows every stage with its state, a click
 on a stage's "load" toggle, re-running that cell recomputes it. It saves screenshots to
-``test-artifacts/`` and refreshes ``docs/widget.png`` (the README's picture).
+``test-artifacts/``; ``docs/widget.png`` (the README's picture) is written when missing or when
+``CHKPT_UPDATE_DOCS=1``, so test runs do not dirty the working tree.
 
 ``test_widget_front_end_round_trip`` checks the front end alone (clicks on nodes, toggles, clear
 all) against an in-memory stand-in session, so a break there is told apart from one in the
@@ -13,6 +14,7 @@ extension.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from .jupyterlab_harness import (
     restart_kernel,
     run_all,
     run_cell,
+    set_cell_source,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +68,10 @@ def _stage_cell(name: str, body: str) -> str:
 DEMO_CELLS = [
     "%load_ext chkpt_ipython",
     "N = 3",
-    _stage_cell("raw", "import time\ntime.sleep(0.3)\nraw = list(range(10_000))"),
-    _stage_cell("features", "features = [x * N for x in raw]"),
+    _stage_cell(
+        "raw", "import time\ntime.sleep(1.2)  # a slow download\nraw = list(range(10_000))"
+    ),
+    _stage_cell("features", "import time\ntime.sleep(0.4)\nfeatures = [x * N for x in raw]"),
     _stage_cell("total", "total = sum(features)\ntotal"),
     "import chkpt_ipython._widget\nchkpt_ipython._widget.widget()",
 ]
@@ -85,24 +90,44 @@ def lab(tmp_path_factory):
         yield server
 
 
-def _nodes(page) -> dict[str, set[str]]:
-    """Stage name -> classes of its node in the widget's SVG."""
-    return {
-        g.get_attribute("data-stage"): set((g.get_attribute("class") or "").split())
-        for g in page.query_selector_all(".chkpt-widget .chkpt-graph g.chkpt-stage")
-    }
+class WidgetView:
+    """The widget's output in one notebook panel (other open notebooks are not looked at)."""
 
+    def __init__(self, page, panel: str) -> None:
+        self.page, self.root = page, f"{panel} .chkpt-widget"
 
-def _wait_nodes(page, expected: dict[str, set[str]], timeout: float = 30) -> dict[str, set[str]]:
-    """Wait until every expected stage's node carries the expected classes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        nodes = _nodes(page)
-        if all(name in nodes and want <= nodes[name] for name, want in expected.items()):
-            return nodes
-        if time.monotonic() > deadline:
-            raise AssertionError(f"widget nodes {nodes} never matched {expected}")
-        page.wait_for_timeout(200)
+    def css(self, selector: str = "") -> str:
+        return f"{self.root} {selector}".strip()
+
+    def locator(self, selector: str = ""):
+        return self.page.locator(self.css(selector))
+
+    def node(self, stage: str):
+        return self.locator(f'g.chkpt-stage[data-stage="{stage}"]')
+
+    def toggle(self, stage: str, option: str):
+        return self.locator(f'input[data-stage="{stage}"][data-option="{option}"]')
+
+    def wait(self, selector: str) -> None:
+        self.page.wait_for_selector(self.css(selector))
+
+    def nodes(self) -> dict[str, set[str]]:
+        """Stage name -> classes of its node in the widget's SVG."""
+        return {
+            g.get_attribute("data-stage"): set((g.get_attribute("class") or "").split())
+            for g in self.page.query_selector_all(self.css(".chkpt-graph g.chkpt-stage"))
+        }
+
+    def wait_nodes(self, expected: dict[str, set[str]], timeout: float = 30) -> dict[str, set[str]]:
+        """Wait until every expected stage's node carries the expected classes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            nodes = self.nodes()
+            if all(name in nodes and want <= nodes[name] for name, want in expected.items()):
+                return nodes
+            if time.monotonic() > deadline:
+                raise AssertionError(f"widget nodes {nodes} never matched {expected}")
+            self.page.wait_for_timeout(200)
 
 
 def _runs(server) -> list[str]:
@@ -125,53 +150,58 @@ def test_widget_in_jupyterlab(lab):
 
 
 def _drive_demo(page, lab) -> None:
-    open_notebook(page, lab, "demo/pipeline.ipynb")
+    w = WidgetView(page, open_notebook(page, lab, "demo/pipeline.ipynb"))
     cached = {"chkpt-state-cached"}
+    cell = {name: cell_index(page, f"%%chkpt_stage {name}") for name in STAGES}
 
     # 1. First Run All: every stage computed and stored.
     run_all(page)
-    assert sorted(_runs(lab)) == sorted(STAGES), cell_text(
-        page, cell_index(page, "%%chkpt_stage raw")
-    )
-    _wait_nodes(page, {s: cached | {"chkpt-session-computed"} for s in STAGES})
+    assert sorted(_runs(lab)) == sorted(STAGES), cell_text(page, cell["raw"])
+    w.wait_nodes({s: cached | {"chkpt-session-computed"} for s in STAGES})
 
     # 2. Restart + Run All: every stage loaded, nothing runs again.
     restart_kernel(page)
     run_all(page)
     assert sorted(_runs(lab)) == sorted(STAGES)
-    nodes = _wait_nodes(page, {s: cached | {"chkpt-session-loaded"} for s in STAGES})
+    nodes = w.wait_nodes({s: cached | {"chkpt-session-loaded"} for s in STAGES})
     assert set(nodes) == set(STAGES)
-    assert "computing raw" in cell_text(page, cell_index(page, "%%chkpt_stage raw"))  # replayed
-    widget = page.locator(".chkpt-widget")
-    widget.scroll_into_view_if_needed()
-    widget.screenshot(path=str(ARTIFACTS / "widget-loaded.png"))
+    assert "computing raw" in cell_text(page, cell["raw"])  # its output, replayed
+    assert "3 stages" in w.locator(".chkpt-totals").inner_text()
+    w.locator().scroll_into_view_if_needed()
+    w.locator().screenshot(path=str(ARTIFACTS / "widget-loaded.png"))
 
     # 3. Clicking a node selects the stage.
-    page.locator('.chkpt-widget g.chkpt-stage[data-stage="features"]').click()
-    page.wait_for_selector('.chkpt-widget g.chkpt-selected[data-stage="features"]')
-    page.wait_for_selector('.chkpt-widget .chkpt-details[data-stage="features"]')
+    w.node("features").click()
+    w.wait('g.chkpt-selected[data-stage="features"]')
+    w.wait('tr.chkpt-selected[data-stage="features"]')
+    w.wait('.chkpt-details[data-stage="features"]')
 
     # 4. Load off for "features" (a click in the widget), re-run its cell: it recomputes.
-    page.locator('.chkpt-widget input[data-stage="features"][data-option="load"]').uncheck()
-    page.wait_for_selector('.chkpt-widget g.chkpt-stage[data-stage="features"] >> text=load off')
-    assert not page.locator(
-        '.chkpt-widget input[data-stage="features"][data-option="load"]'
-    ).is_checked()
-    run_cell(page, cell_index(page, "%%chkpt_stage features"))
+    w.toggle("features", "load").uncheck()
+    w.wait('g.chkpt-stage[data-stage="features"] >> text=load off')
+    assert not w.toggle("features", "load").is_checked()
+    run_cell(page, cell["features"])
     assert _runs(lab).count("features") == 2, _runs(lab)
-    assert "computing features" in cell_text(page, cell_index(page, "%%chkpt_stage features"))
-    _wait_nodes(
-        page,
-        {
-            "features": cached | {"chkpt-session-computed"},
-            "raw": cached | {"chkpt-session-loaded"},
-        },
+    assert "computing features" in cell_text(page, cell["features"])
+    w.wait_nodes(
+        {"features": cached | {"chkpt-session-computed"}, "raw": cached | {"chkpt-session-loaded"}}
     )
 
-    widget.scroll_into_view_if_needed()
-    widget.screenshot(path=str(ARTIFACTS / "widget.png"))
-    page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab.png"), full_page=True)
-    copy_file(ARTIFACTS / "widget.png", REPO / "docs" / "widget.png")
+    # 5. A changed parameter turns its consumers stale before anything reruns.
+    n_cell = cell_index(page, "N = ")
+    set_cell_source(page, n_cell, "N = 4")
+    run_cell(page, n_cell)
+    w.wait_nodes({"features": {"chkpt-state-stale"}, "raw": cached})
+    run_cell(page, cell["features"])
+    assert _runs(lab).count("features") == 3, _runs(lab)
+    w.wait_nodes({"features": cached | {"chkpt-session-computed"}, "total": {"chkpt-state-stale"}})
+
+    w.locator().scroll_into_view_if_needed()
+    w.locator().screenshot(path=str(ARTIFACTS / "widget.png"))
+    page.screenshot(path=str(ARTIFACTS / "widget-jupyterlab.png"))
+    readme_picture = REPO / "docs" / "widget.png"
+    if os.environ.get("CHKPT_UPDATE_DOCS") or not readme_picture.exists():
+        copy_file(ARTIFACTS / "widget.png", readme_picture)
 
 
 # ----------------------------------------------------------------- front end against a stand-in
@@ -190,35 +220,36 @@ STAND_IN_CELLS = [
 def test_widget_front_end_round_trip(lab):
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page() as page:
-        open_notebook(page, lab, "stand_in.ipynb")
+        w = WidgetView(page, open_notebook(page, lab, "stand_in.ipynb"))
         run_all(page)
-        nodes = _wait_nodes(
-            page,
+        nodes = w.wait_nodes(
             {
                 "raw": {"chkpt-state-cached", "chkpt-session-loaded"},
                 "features": {"chkpt-state-cached", "chkpt-session-computed"},
                 "fit": {"chkpt-state-stale"},
                 "report": {"chkpt-state-running"},  # updated live by the last cell
-            },
+            }
         )
         assert set(nodes) == {"raw", "features", "fit", "report"}
-        assert "install Graphviz" not in page.locator(".chkpt-widget").inner_text()
-        assert "4 stages" in page.locator(".chkpt-widget .chkpt-totals").inner_text()
+        assert "install Graphviz" not in w.locator().inner_text()
+        assert "4 stages" in w.locator(".chkpt-totals").inner_text()
+        legend = w.locator(".chkpt-legend").inner_text()
+        for word in ("cached", "stale", "missing", "running", "failed", "computed", "loaded"):
+            assert word in legend
 
-        page.locator('.chkpt-widget g.chkpt-stage[data-stage="fit"]').click()
-        page.wait_for_selector('.chkpt-widget tr.chkpt-selected[data-stage="fit"]')
+        w.node("fit").click()
+        w.wait('tr.chkpt-selected[data-stage="fit"]')
 
-        page.locator('.chkpt-widget input[data-stage="fit"][data-option="load"]').uncheck()
-        page.wait_for_selector('.chkpt-widget g.chkpt-stage[data-stage="fit"] >> text=load off')
-        page.locator('.chkpt-widget input[data-stage="raw"][data-option="store"]').uncheck()
-        page.locator('.chkpt-widget button.chkpt-clear[data-stage="features"]').click()
-        _wait_nodes(page, {"features": {"chkpt-state-missing"}})
-        clear_all = page.locator(".chkpt-widget button.chkpt-clear-all")
+        w.toggle("fit", "load").uncheck()
+        w.wait('g.chkpt-stage[data-stage="fit"] >> text=load off')
+        w.toggle("raw", "store").uncheck()
+        w.wait('g.chkpt-stage[data-stage="raw"] >> text=store off')
+        w.locator('button.chkpt-clear[data-stage="features"]').click()
+        w.wait_nodes({"features": {"chkpt-state-missing"}})
+        clear_all = w.locator("button.chkpt-clear-all")
         clear_all.click()  # arms
         clear_all.click()  # confirms
-        _wait_nodes(
-            page, {s: {"chkpt-state-missing"} for s in ("raw", "features", "fit", "report")}
-        )
+        w.wait_nodes({s: {"chkpt-state-missing"} for s in ("raw", "features", "fit", "report")})
 
         calls_cell = cell_index(page, "import json")
         run_cell(page, calls_cell)
@@ -229,4 +260,4 @@ def test_widget_front_end_round_trip(lab):
             ["clear", "features"],
             ["clear", None],
         ]
-        page.locator(".chkpt-widget").screenshot(path=str(ARTIFACTS / "widget-stand-in.png"))
+        w.locator().screenshot(path=str(ARTIFACTS / "widget-stand-in.png"))

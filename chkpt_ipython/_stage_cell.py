@@ -11,6 +11,7 @@ Imports, ``def`` and ``class`` statements are not in it: they are re-executed on
 from __future__ import annotations
 
 import ast
+import io
 import logging
 import pickle
 import time
@@ -32,6 +33,7 @@ __all__ = ["run"]
 log = logging.getLogger("chkpt.ipython")
 
 FORMAT = 1
+RESULT_VALUE_LIMIT = 1 << 20  # a last value up to 1 MB is stored as itself
 
 
 def run(
@@ -143,13 +145,30 @@ def _try_hit(session: NotebookSession, record: StageRecord, entry: chkpt.Entry) 
 
 
 def _result(shell: Any, record: StageRecord, stored: dict | None) -> Any:
-    """The cell's last value: the live object for a bare name, else its replayed display."""
+    """The cell's last value: the live object for a bare name, the stored value when it could
+    be stored, else a stand-in that displays exactly as the value did."""
     last = record.analysis.last_expression
     if isinstance(last, ast.Name) and last.id in shell.user_ns:
         return shell.user_ns[last.id]
     if stored is None:
         return None
+    if "value" in stored:
+        return stored["value"]
     return _capture.ReplayedResult(stored["data"], stored["metadata"])
+
+
+def _storable_result(shell: Any, record: StageRecord, value: Any) -> dict | None:
+    """The last value's display, plus the value itself when it pickles small (not a bare name:
+    that one is restored from the outputs)."""
+    result = _capture.format_result(shell, value)
+    if result is None or isinstance(record.analysis.last_expression, ast.Name):
+        return result
+    try:
+        if len(pickle.dumps(value, protocol=5)) <= RESULT_VALUE_LIMIT:
+            result["value"] = value
+    except Exception:
+        pass  # the display alone is replayed
+    return result
 
 
 def _why_computed(store: chkpt.Store, record: StageRecord, ck: CellKey, forced: bool) -> str:
@@ -211,6 +230,8 @@ def _payload(shell: Any, record: StageRecord, display: list, value: Any) -> dict
         obj = ns[var]
         if isinstance(obj, types.ModuleType):
             modules[var] = obj.__name__
+        elif isinstance(obj, io.IOBase) and obj.closed:
+            log.debug("chkpt: %s: not storing %r, a closed file", record.name, var)
         else:
             outputs[var] = obj
     return {
@@ -218,7 +239,7 @@ def _payload(shell: Any, record: StageRecord, display: list, value: Any) -> dict
         "outputs": outputs,
         "modules": modules,
         "display": display,
-        "result": _capture.format_result(shell, value),
+        "result": _storable_result(shell, record, value),
     }
 
 

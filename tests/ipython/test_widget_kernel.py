@@ -232,3 +232,29 @@ def test_without_graphviz_the_kernel_shows_a_table(tmp_path, real_session):
             if o.get("output_type") == "display_data"
         ]
         assert "<table" in html and "install Graphviz" in html
+
+
+def test_running_and_failed_states_and_the_magic(tmp_path, real_session):
+    env = {"CHKPT_DIR": str(tmp_path / "ckpt")}
+    with Kernel(tmp_path, env) as k:
+        _start(k)
+        assert k.json("get_ipython().run_line_magic('chkpt_widget', '') is w") is True
+        assert k.json("chkpt_ipython.widget() is w") is True
+        # While a stage cell runs, the widget already shows it running.
+        out = k.run(
+            "%%chkpt_stage slow\n"
+            "import chkpt_ipython._widget as cw\n"
+            "seen = cw.widget().state_of('slow')['state']\n"
+            "print('seen while running:', seen)\n"
+            "del cw"
+        )
+        assert "seen while running: running" in out
+        assert k.json(STATES)["slow"][:2] == ["cached", "computed"]
+        # A stage cell that raises shows as failed, with the error on its node.
+        with pytest.raises(nbclient.exceptions.CellExecutionError):
+            k.run("%%chkpt_stage broken\nbroken = 1 / 0")
+        broken = k.json("w.state_of('broken')")
+        assert broken["state"] == "failed"
+        assert broken["label"][-1] == "ZeroDivisionError: division by zero"
+        if shutil.which("dot"):
+            assert "chkpt-state-failed" in k.json("w.svg")

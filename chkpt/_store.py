@@ -144,13 +144,18 @@ class _HashingWriter:
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw, self.hasher, self.size = raw, new_hasher(), 0
+        self.error: OSError | None = None  # a failed write (disk full...), whoever swallowed it
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         self.hasher.update(view)
         written = 0
-        while written < len(view):  # raw files may write partially
-            written += self.raw.write(view[written:]) or 0
+        try:
+            while written < len(view):  # raw files may write partially
+                written += self.raw.write(view[written:]) or 0
+        except OSError as exc:
+            self.error = exc
+            raise
         self.size += len(view)
         return len(view)
 
@@ -411,6 +416,23 @@ class Store:
             if serializer is not None
             else choose_serializer(value, safe_only)
         )
+        try:
+            return self._save(stage, key, value, ser, fingerprint, inputs, compute_seconds, extra)
+        except OSError as exc:  # disk full, read-only...: say where (os.write errors do not)
+            where = self._dir(stage)
+            raise OSError(exc.errno, f"stage {stage!r}: {exc.strerror or exc}", where) from exc
+
+    def _save(
+        self,
+        stage: str,
+        key: str,
+        value: Any,
+        ser: Serializer,
+        fingerprint: str,
+        inputs: dict[str, str] | None,
+        compute_seconds: float,
+        extra: dict[str, Any] | None,
+    ) -> Entry:
         directory = self._dir(stage)
         self.fs.makedirs(self.root)  # owner-only: pickles are code
         self.fs.makedirs(directory)
@@ -420,6 +442,8 @@ class Store:
             try:
                 ser.dump(value, writer)  # type: ignore[arg-type]
             except Exception as exc:
+                if writer.error is not None:  # the disk failed, not the serializer
+                    raise writer.error from exc
                 raise SerializationError(
                     f"stage {stage!r}: cannot store a {type(value).__qualname__} with the "
                     f"{ser.id} serializer ({type(exc).__name__}: {exc}); pass serializer= to the "

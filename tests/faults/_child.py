@@ -170,14 +170,19 @@ def install_kill_points() -> None:
     _store._HashingWriter.write = write  # type: ignore[method-assign]
 
 
-def check_store(directory: str, kind: str, mb: int, seed: int) -> tuple[int, int]:
-    """(wrong loads, entries checked): every loadable entry must hold exactly its stage's value."""
+def check_store(
+    directory: str, kind: str, mb: int, seed: int, keys: dict[str, str]
+) -> tuple[int, int]:
+    """(wrong loads, entries checked): every loadable entry of this run's keys (``{stage: key}``)
+    must hold exactly its stage's value."""
     want = expected(kind, mb, seed)
     store = chkpt.open_store(directory)
     wrong = checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for entry in store.entries():
+            if keys.get(entry.stage) != entry.key:
+                continue  # another configuration's entry
             try:
                 value = store.load(entry)
             except chkpt.CorruptCheckpointError:
@@ -191,11 +196,18 @@ def main(argv: list[str]) -> int:
     directory, kind, mb = argv[0], argv[1], int(argv[2])
     seed = int(argv[3]) if len(argv) > 3 else 0
     install_kill_points()
+    if os.environ.get("CHKPT_TEST_FSIZE"):  # a "disk" that fills up at this many bytes per file
+        import resource
+
+        limit = int(os.environ["CHKPT_TEST_FSIZE"])
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = pipeline(kind, mb, seed).run(Config(dir=directory, load=True))
     report = {r.stage: r.action for r in result.stages}
-    wrong, checked = check_store(directory, kind, mb, seed)
+    keys = {r.stage: r.key for r in result.stages}
+    wrong, checked = check_store(directory, kind, mb, seed, keys)
     out = {
         "sink": result.value["digest"],
         "ok": digest(result.value) == expected(kind, mb, seed)["sink"],

@@ -125,7 +125,7 @@ def test_read_only_store_warns_and_returns_the_result(tmp_path):
             os.chown(base, NOBODY, NOBODY)
         value, _, warned = as_unprivileged(lambda: run_recording(root, 2))
         assert value == list(range(0, 2000, 2)) and not warned
-        for d, dirs, files in os.walk(root):  # make the whole store read-only
+        for d, _, files in os.walk(root):  # make the whole store read-only
             for f in files:
                 os.chmod(os.path.join(d, f), 0o400)
             os.chmod(d, 0o500)

@@ -8,6 +8,7 @@ lazily, only when a consumer actually computes (or for the final output).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -35,7 +36,17 @@ from ._store import Entry, Store
 __all__ = ["run", "plan"]
 
 log = logging.getLogger("chkpt")
-_MISSING: Any = object()
+class _Missing:
+    """'No value here'; pickles by reference, so it stays itself when a worker returns it."""
+
+    def __reduce__(self) -> str:
+        return "_MISSING"
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
 
 
 def _naming(stage: str, exc: BaseException) -> str:
@@ -148,6 +159,12 @@ class _Run:
         self._code: dict[int, str] = {}  # id(func) -> code fingerprint, for this run
         executor = self.config.executor
         self.ship = executor is None or isinstance(executor, ThreadPoolExecutor)
+        # what a worker process needs of the config: not the executor or callbacks (unpicklable)
+        self.task_config = (
+            self.config
+            if self.ship
+            else dataclasses.replace(self.config, executor=None, on_event=None)
+        )
 
     # -- keys and hits -------------------------------------------------------------------------
 
@@ -240,8 +257,9 @@ class _Run:
             )
             self.entries[i] = None
             return
-        report.action, report.seconds = "loaded", time.perf_counter() - start
-        self.event(i, "loaded")
+        if report.action != "computed":  # a worker computed and stored it: still "computed"
+            report.action, report.seconds = "loaded", time.perf_counter() - start
+            self.event(i, "loaded")
 
     def arg(self, j: int) -> Any:
         if self.values[j] is _MISSING and not self.ship and self.entries[j] is not None:
@@ -365,7 +383,7 @@ class _Run:
             stage,
             args,
             self.store,
-            self.config,
+            self.task_config,
             self.keys[i],
             self.meta(i),
             self.ship,

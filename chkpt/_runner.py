@@ -36,6 +36,8 @@ from ._store import Entry, Store
 __all__ = ["run", "plan"]
 
 log = logging.getLogger("chkpt")
+
+
 class _Missing:
     """'No value here'; pickles by reference, so it stays itself when a worker returns it."""
 
@@ -353,7 +355,9 @@ class _Run:
         for report in self.reports:
             if report.action == "pending":
                 report.action = "skipped"  # a valid checkpoint whose value nobody needed
-                log.info("%-24s %-40s %8s", report.stage, "skipped (checkpoint valid, not needed)", "")
+                log.info(
+                    "%-24s %-40s %8s", report.stage, "skipped (checkpoint valid, not needed)", ""
+                )
         return Result(value, self.reports)
 
     def resolve(self, i: int) -> bool:

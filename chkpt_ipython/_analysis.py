@@ -37,19 +37,12 @@ class CellAnalysis:
     reads: tuple[str, ...]
     outputs: tuple[str, ...]
     defined: tuple[str, ...]
-    definitions: tuple[ast.stmt, ...] = dataclasses.field(repr=False, compare=False)
     last_expression: ast.expr | None = dataclasses.field(repr=False, compare=False)
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """Names read that are neither bound by the cell nor builtins."""
         return tuple(n for n in self.reads if n not in _BUILTINS)
-
-    @property
-    def first_output(self) -> str | None:
-        """The first name the cell binds (a value output before a definition)."""
-        names = self.outputs or self.defined
-        return names[0] if names else None
 
     @property
     def first_new_output(self) -> str | None:
@@ -74,7 +67,6 @@ def analyze(source: str) -> CellAnalysis:
         reads=reads,
         outputs=_unique(value_bound),
         defined=defined,
-        definitions=definitions,
         last_expression=last.value if isinstance(last, ast.Expr) else None,
     )
 

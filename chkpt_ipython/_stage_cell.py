@@ -107,7 +107,9 @@ def default_name(analysis: CellAnalysis, source: str) -> str:
     if analysis.first_new_output:
         return analysis.first_new_output
     suffix = source_fingerprint(source)[-6:]
-    return f"{analysis.first_output}_{suffix}" if analysis.first_output else f"cell_{suffix}"
+    if analysis.outputs:
+        return f"{analysis.outputs[0]}_{suffix}"
+    return analysis.defined[0] if analysis.defined else f"cell_{suffix}"
 
 
 _MISS = object()

@@ -48,7 +48,6 @@ function stageIndexOf(group) {
 function render({ model, el }) {
   const root = h("div", { class: "chkpt-widget" });
   el.append(root);
-  let confirmTimer = null;
 
   const send = (action, stage, value) => model.send({ action, stage, value });
   const select = (stage) => {
@@ -57,20 +56,15 @@ function render({ model, el }) {
   };
 
   function header(totals) {
-    const clearAll = h("button", { class: "chkpt-clear-all", title: "delete every stage's checkpoints" }, "clear all");
-    clearAll.addEventListener("click", () => {
-      if (clearAll.dataset.armed === "1") {
-        clearTimeout(confirmTimer);
-        send("clear_all", null);
-        return;
-      }
-      clearAll.dataset.armed = "1";
-      clearAll.textContent = "really clear all?";
-      confirmTimer = setTimeout(() => {
-        clearAll.dataset.armed = "0";
-        clearAll.textContent = "clear all";
-      }, 4000);
-    });
+    const clearAll = h(
+      "button",
+      {
+        class: "chkpt-clear-all",
+        title: `delete the checkpoints of every stage (${formatSize(totals.disk_bytes)})`,
+        onclick: () => send("clear_all", null),
+      },
+      "clear all",
+    );
     return h(
       "div",
       { class: "chkpt-header" },
@@ -191,7 +185,6 @@ function render({ model, el }) {
   for (const ev of events) model.on(ev, draw);
   draw();
   return () => {
-    clearTimeout(confirmTimer);
     for (const ev of events) model.off(ev, draw);
   };
 }

@@ -246,9 +246,7 @@ def test_widget_front_end_round_trip(lab):
         w.wait('g.chkpt-stage[data-stage="raw"] >> text=store off')
         w.locator('button.chkpt-clear[data-stage="features"]').click()
         w.wait_nodes({"features": {"chkpt-state-missing"}})
-        clear_all = w.locator("button.chkpt-clear-all")
-        clear_all.click()  # arms
-        clear_all.click()  # confirms
+        w.locator("button.chkpt-clear-all").click()
         w.wait_nodes({s: {"chkpt-state-missing"} for s in ("raw", "features", "fit", "report")})
 
         calls_cell = cell_index(page, "import json")

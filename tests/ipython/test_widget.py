@@ -321,3 +321,17 @@ def test_without_dot_shows_table_and_install_line(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("OK")
+
+
+def test_widget_never_touches_the_store():
+    """View state only: the widget module does not import the core or open a store."""
+    source = (W._HERE / "_widget.py").read_text()
+    forbidden_words = (
+        "import chkpt\n",
+        "from chkpt ",
+        "from chkpt.",
+        "open_store",
+        "session.store",
+    )
+    for forbidden in forbidden_words:
+        assert forbidden not in source, forbidden

@@ -134,3 +134,21 @@ def test_run_command_fails_with_the_cells_error(tmp_path):
     assert "boom" in result.stdout and "failed" in result.stdout
     assert "ValueError" in result.stderr
     assert not list((tmp_path / ".chkpt" / "bad").glob("boom/*.meta.json"))
+
+
+def test_papermill_rerun_hits_despite_its_output_copy_beside_the_notebook(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    shutil.copy(NOTEBOOKS / "minimal.ipynb", tmp_path / "minimal.ipynb")
+    run(tmp_path / "minimal.ipynb", env={"JPY_SESSION_NAME": str(tmp_path / "minimal.ipynb")})
+    report = tmp_path / "report.jsonl"
+    monkeypatch.setenv("CHKPT_IPYTHON_REPORT", str(report))  # papermill's kernel inherits it
+    papermill.execute_notebook(
+        str(tmp_path / "minimal.ipynb"),
+        str(tmp_path / "minimal-out.ipynb"),  # written (with our cell in it) while it runs
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    outcomes = {json.loads(line)["stage"]: json.loads(line)["outcome"] for line in report.open()}
+    assert outcomes == {"squares": "loaded", "total": "loaded"}
+    assert not (tmp_path / ".chkpt" / "_notebook").exists()

@@ -53,6 +53,7 @@ class Config:
     durable: bool = False
     verbose: bool | None = None
     on_event: Callable[[Any], None] | None = None
+    storage_options: dict[str, Any] | None = None  # for an fsspec URL ``dir`` (e.g. S3 endpoint)
 
     def __post_init__(self) -> None:
         for field in ("store", "load", "force"):

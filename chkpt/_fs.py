@@ -191,8 +191,14 @@ class FsspecFS:
         return None
 
 
-def filesystem_for(url: str, durable: bool = False) -> tuple[Any, str]:
-    """(filesystem, root path) for a local directory or an fsspec URL."""
+def filesystem_for(
+    url: str, durable: bool = False, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, str]:
+    """(filesystem, root path) for a local directory or an fsspec URL.
+
+    ``storage_options`` go to the fsspec filesystem (e.g. ``{"endpoint_url": ..., "key": ...}``
+    for s3fs); chained URLs (``simplecache::s3://...``) and fsspec's own config work as usual.
+    """
     if "://" not in url or url.startswith("file://"):
         path = url[len("file://") :] if url.startswith("file://") else url
         return LocalFS(durable), os.path.abspath(os.path.expanduser(path))
@@ -202,5 +208,5 @@ def filesystem_for(url: str, durable: bool = False) -> tuple[Any, str]:
         raise ImportError(
             f"checkpoint dir {url!r} needs fsspec: pip install 'chkpt[remote]'"
         ) from exc
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
     return FsspecFS(fs), root.rstrip("/")

@@ -150,6 +150,7 @@ class _Run:
             keep=self.config.keep,
             durable=self.config.durable,
             safe=self.config.safe,
+            storage_options=self.config.storage_options,
         )
         n = len(g.nodes)
         self.keys: list[str] = [""] * n

@@ -223,9 +223,10 @@ class Store:
         durable: bool = False,
         safe: bool = False,
         lock_timeout: float | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = os.fspath(dir)
-        self.fs, self.root = filesystem_for(self.url, durable)
+        self.fs, self.root = filesystem_for(self.url, durable, storage_options)
         self.keep = keep
         self.safe = safe  # load only formats that cannot run code (Config(safe=True))
         self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
@@ -584,7 +585,13 @@ class Store:
 
 
 def open_store(
-    dir: str | os.PathLike[str], *, keep: int = 5, durable: bool = False, safe: bool = False
+    dir: str | os.PathLike[str],
+    *,
+    keep: int = 5,
+    durable: bool = False,
+    safe: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> Store:
-    """Open (lazily create) a checkpoint directory: a local path or an fsspec URL."""
-    return Store(dir, keep=keep, durable=durable, safe=safe)
+    """Open (lazily create) a checkpoint directory: a local path or an fsspec URL
+    (``storage_options`` go to the fsspec filesystem)."""
+    return Store(dir, keep=keep, durable=durable, safe=safe, storage_options=storage_options)

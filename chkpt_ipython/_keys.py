@@ -65,15 +65,20 @@ def cell_key(
     ns: Mapping[str, Any],
     producers: Mapping[str, Producer],
     serializer: str | None = None,
+    hidden: Mapping[str, Any] | None = None,
 ) -> CellKey:
-    """Compute the key of a stage cell from its source and the values of the names it reads."""
+    """Compute the key of a stage cell from its source and the values of the names it reads.
+
+    ``hidden`` is the shell's ``user_ns_hidden``: what IPython itself put in the namespace
+    (its ``open``, ``get_ipython``, ...) is not an input while the user has not rebound it.
+    """
     fingerprint = source_fingerprint(source)
     parts = [KEY_VERSION, fingerprint, name, serializer or "auto"]
     inputs: dict[str, str] = {}
     upstream: dict[str, str] = {}
     params: list[str] = []
     for var in sorted(set(reads)):
-        if not _is_input(var, ns):
+        if not _is_input(var, ns, hidden or {}):
             continue
         producer = producers.get(var)
         if var in ns and producer is not None and ns[var] is producer.obj:
@@ -92,12 +97,12 @@ def cell_key(
     return CellKey(chkpt.make_key(*parts), fingerprint, inputs, upstream, tuple(params))
 
 
-def _is_input(var: str, ns: Mapping[str, Any]) -> bool:
+def _is_input(var: str, ns: Mapping[str, Any], hidden: Mapping[str, Any]) -> bool:
     """Builtins count only when the user shadowed them; IPython's own names never count."""
     if _IPYTHON_NAMES.match(var):
         return False
     if var in ns:
-        return True
+        return not (var in hidden and hidden[var] is ns[var])
     import builtins
 
     return not hasattr(builtins, var)

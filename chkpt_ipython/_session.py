@@ -227,6 +227,7 @@ class NotebookSession:
             self.shell.user_ns,
             self.producers,
             record.serializer,
+            getattr(self.shell, "user_ns_hidden", None),
         )
 
     def register(self, record: StageRecord) -> StageRecord:
@@ -253,11 +254,12 @@ class NotebookSession:
     def _status_of(self, record: StageRecord) -> dict[str, Any]:
         ck = self.key_of(record)
         entry = self.store.lookup(record.name, ck.key) if ck.key else None
+        on_disk = entry if entry is not None else self.store.latest(record.name)
         if record.state in ("running", "failed"):
             state = record.state
         elif entry is not None:
             state = "cached"
-        elif self.store.latest(record.name) is not None:
+        elif on_disk is not None:
             state = "stale"
         else:
             state = "missing"
@@ -271,7 +273,7 @@ class NotebookSession:
             "inputs": sorted(set(ck.upstream.values())),
             "params": list(ck.params),
             "outputs": list(record.outputs),
-            "size": entry.size if entry is not None else None,
+            "size": on_disk.size if on_disk is not None else None,
             "compute_seconds": compute,
             "load_seconds": record.load_seconds,
             "time_saved": record.time_saved,

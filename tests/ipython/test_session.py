@@ -30,10 +30,16 @@ def test_status_is_live_cached_stale_missing_and_names_edges(ip):
     assert rows["nums"]["this_session"] == "computed" and rows["nums"]["size"] > 0
     ip.run("N = 4")  # a parameter cell: nums is stale before anything reruns
     assert states(ip) == {"nums": "stale", "total": "cached"}
+    assert chkpt_ipython.status()[0]["size"] == rows["nums"]["size"]  # the stale one on disk
     ip.run("N = 3")
     assert states(ip) == {"nums": "cached", "total": "cached"}
+    ip.run("%%chkpt_stage opener\nopener = open")  # IPython's own names are not parameters
+    assert chkpt_ipython.status()[-1]["params"] == []
     chkpt_ipython.clear("total")
-    assert states(ip) == {"nums": "cached", "total": "missing"}
+    assert {k: v for k, v in states(ip).items() if k != "opener"} == {
+        "nums": "cached",
+        "total": "missing",
+    }
 
 
 def test_status_after_restart_reports_loaded_and_time_saved(ip):

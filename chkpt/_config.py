@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Collection
-from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._stage import Stage
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor  # not imported at run time: `import chkpt` stays fast
 
 __all__ = ["Config", "default_dir"]
 

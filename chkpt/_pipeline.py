@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -125,6 +124,8 @@ class Pipeline:
 
             bundle["image/svg+xml"] = graphviz.Source(self.to_dot()).pipe(format="svg").decode()
         except Exception:  # no package or no `dot` program: fall back to a readable list
+            import html
+
             rows = "".join(
                 f"<li>{html.escape(n['stage'])} ← {n['inputs']}</li>"
                 for n in self.to_json()["nodes"]

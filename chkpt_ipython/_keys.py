@@ -16,7 +16,7 @@ import functools
 import inspect
 import re
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import chkpt
@@ -66,12 +66,15 @@ def cell_key(
     producers: Mapping[str, Producer],
     serializer: str | None = None,
     hidden: Mapping[str, Any] | None = None,
+    value_fingerprint: Callable[[str, Any], str | None] | None = None,
 ) -> CellKey:
     """Compute the key of a stage cell from its source and the values of the names it reads.
 
     ``hidden`` is the shell's ``user_ns_hidden``: what IPython itself put in the namespace
     (its ``open``, ``get_ipython``, ...) is not an input while the user has not rebound it.
+    ``value_fingerprint(name, value)`` replaces ``fingerprint_input`` (a memo, for status).
     """
+    value_fp_of = value_fingerprint or (lambda _name, value: fingerprint_input(value))
     fingerprint = source_fingerprint(source)
     parts = [KEY_VERSION, fingerprint, name, serializer or "auto"]
     inputs: dict[str, str] = {}
@@ -88,7 +91,7 @@ def cell_key(
                 continue
         else:
             params.append(var)
-        value_fp = fingerprint_input(ns[var]) if var in ns else ABSENT
+        value_fp = value_fp_of(var, ns[var]) if var in ns else ABSENT
         if value_fp is None:
             why = f"input {var!r} ({type(ns[var]).__qualname__}) cannot be fingerprinted"
             return CellKey(None, fingerprint, inputs, upstream, tuple(params), why)

@@ -21,7 +21,7 @@ import chkpt
 
 from . import _stage_cell
 from ._analysis import CellAnalysis
-from ._keys import CellKey, Producer, cell_key
+from ._keys import CellKey, Producer, cell_key, fingerprint_input
 from ._notebook_path import Resolved, resolve_dir
 from ._options import StageOptions
 
@@ -86,6 +86,7 @@ class NotebookSession:
         self.shell = shell
         self.stages: dict[str, StageRecord] = {}
         self.producers: dict[str, Producer] = {}
+        self._fingerprints: dict[str, tuple[Any, str | None]] = {}
         self._explicit_dir: str | None = None
         self._resolved: Resolved | None = None
         self._store: chkpt.Store | None = None
@@ -209,6 +210,9 @@ class NotebookSession:
         for var, producer in list(self.producers.items()):
             if ns.get(var, _MISSING) is not producer.obj:
                 del self.producers[var]  # rebound elsewhere: release the old value
+        for var, (obj, _) in list(self._fingerprints.items()):
+            if ns.get(var, _MISSING) is not obj:
+                del self._fingerprints[var]
         self._notify()
 
     # -- stage cells ----------------------------------------------------------------------------
@@ -218,8 +222,13 @@ class NotebookSession:
         __tracebackhide__ = True
         return _stage_cell.run(self, body, **options)
 
-    def key_of(self, record: StageRecord) -> CellKey:
-        """The record's key for the current namespace values."""
+    def key_of(self, record: StageRecord, *, memo: bool = False) -> CellKey:
+        """The record's key for the current namespace values.
+
+        ``memo=True`` (status displays, called after every cell) re-hashes a parameter only
+        when its name is bound to a new object; running a cell always hashes afresh, so an
+        in-place change of a parameter is never missed there.
+        """
         return cell_key(
             record.name,
             record.source,
@@ -228,7 +237,16 @@ class NotebookSession:
             self.producers,
             record.serializer,
             getattr(self.shell, "user_ns_hidden", None),
+            self._memo_fingerprint if memo else None,
         )
+
+    def _memo_fingerprint(self, var: str, value: Any) -> str | None:
+        cached = self._fingerprints.get(var)
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        fp = fingerprint_input(value)
+        self._fingerprints[var] = (value, fp)
+        return fp
 
     def register(self, record: StageRecord) -> StageRecord:
         """Add or replace a stage cell; a re-run cell under a new name drops its old record."""
@@ -252,7 +270,7 @@ class NotebookSession:
         return [self._status_of(record) for record in self.stages.values()]
 
     def _status_of(self, record: StageRecord) -> dict[str, Any]:
-        ck = self.key_of(record)
+        ck = self.key_of(record, memo=True)
         entry = self.store.lookup(record.name, ck.key) if ck.key else None
         on_disk = entry if entry is not None else self.store.latest(record.name)
         if record.state in ("running", "failed"):

@@ -272,8 +272,9 @@ def _store(
         )
         record.reason += " (not stored)"
         return None
-    except OSError as exc:
+    except Exception as exc:  # storing must never cost the user their computation
         log.warning("chkpt: stage %r was computed but not stored: %s", record.name, exc)
+        record.reason += " (not stored)"
         return None
     _emit("stored", record, seconds, size=entry.size)
     return entry

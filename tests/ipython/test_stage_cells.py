@@ -211,3 +211,20 @@ def test_unpicklable_output_is_computed_but_not_stored_with_a_clear_warning(ip, 
     assert any("'gen'" in r.getMessage() and "not stored" in r.getMessage() for r in caplog.records)
     ip.run(cell)
     assert runs() == ["gen", "gen"]
+
+
+def test_cells_identified_by_the_front_ends_cell_id(ip):
+    """JupyterLab sends cell ids: same default name in two cells -> two stages; an edit that
+    renames a cell's stage replaces it instead of leaving a ghost."""
+
+    def run(cell_id: str, source: str) -> None:
+        result = ip.shell.run_cell("%%chkpt_stage\n" + source, cell_id=cell_id)
+        assert result.success, result.error_in_exec
+
+    run("cell-a", "fig = 1")
+    run("cell-b", "fig = 2\nother = 3")
+    assert [s["stage"] for s in ip.session().status()] == ["fig", "fig_2"]
+    run("cell-a", "fig = 1  # re-run: same stage")
+    assert [s["stage"] for s in ip.session().status()] == ["fig", "fig_2"]
+    run("cell-a", "chart = 1")
+    assert [s["stage"] for s in ip.session().status()] == ["fig_2", "chart"]

@@ -114,8 +114,8 @@ def _hamilton_chain(tmp: str) -> tuple[Any, str]:
 
     note = ""
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Hamilton prints a banner on errors
-            build().execute([f"n{CHAIN - 1}"])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            build().execute([f"n{CHAIN - 1}"])  # Hamilton prints a banner on errors
     except RecursionError:
         note = " (*)"
         sys.setrecursionlimit(20_000)

@@ -8,51 +8,66 @@
 2
 """
 
-from . import _events as events
-from ._config import Config, default_dir
-from ._errors import (
-    ChkptError,
-    CorruptCheckpointError,
-    InputCountError,
-    SerializationError,
-    StoreWarning,
-    UnsafeStoreError,
-)
-from ._events import Event
-from ._fingerprint import fingerprint_code, fingerprint_source, fingerprint_value, make_key
-from ._pipeline import Pipeline
-from ._report import Plan, PlanStep, Result, StageReport
-from ._serializers import Serializer, get_serializer, register_serializer
-from ._stage import Stage
-from ._store import Entry, Store, open_store
+# Names are imported on first use (PEP 562), so `import chkpt` costs about a millisecond and
+# never imports numpy, pandas or any other optional library. Static tools see the imports below.
 from ._version import __version__
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs more than chkpt
+
+if TYPE_CHECKING:
+    from . import _events as events
+    from ._config import Config, default_dir
+    from ._errors import (
+        ChkptError,
+        CorruptCheckpointError,
+        InputCountError,
+        SerializationError,
+        StoreWarning,
+        UnsafeStoreError,
+    )
+    from ._events import Event
+    from ._fingerprint import fingerprint_code, fingerprint_source, fingerprint_value, make_key
+    from ._pipeline import Pipeline
+    from ._report import Plan, PlanStep, Result, StageReport
+    from ._serializers import Serializer, get_serializer, register_serializer
+    from ._stage import Stage
+    from ._store import Entry, Store, open_store
+
+_WHERE = {
+    "Config": "_config", "default_dir": "_config",
+    "ChkptError": "_errors", "CorruptCheckpointError": "_errors", "InputCountError": "_errors",
+    "SerializationError": "_errors", "StoreWarning": "_errors", "UnsafeStoreError": "_errors",
+    "Event": "_events",
+    "fingerprint_code": "_fingerprint", "fingerprint_source": "_fingerprint",
+    "fingerprint_value": "_fingerprint", "make_key": "_fingerprint",
+    "Pipeline": "_pipeline",
+    "Plan": "_report", "PlanStep": "_report", "Result": "_report", "StageReport": "_report",
+    "Serializer": "_serializers", "get_serializer": "_serializers", "register_serializer": "_serializers",
+    "Stage": "_stage",
+    "Entry": "_store", "Store": "_store", "open_store": "_store",
+}  # fmt: skip
+
 __all__ = [
-    "ChkptError",
-    "Config",
-    "CorruptCheckpointError",
-    "Entry",
-    "Event",
-    "InputCountError",
-    "Pipeline",
-    "Plan",
-    "PlanStep",
-    "Result",
-    "SerializationError",
-    "Serializer",
-    "Stage",
-    "StageReport",
-    "Store",
-    "StoreWarning",
-    "UnsafeStoreError",
-    "__version__",
-    "default_dir",
-    "events",
-    "fingerprint_code",
-    "fingerprint_source",
-    "fingerprint_value",
-    "get_serializer",
-    "make_key",
-    "open_store",
-    "register_serializer",
-]
+    "ChkptError", "Config", "CorruptCheckpointError", "Entry", "Event", "InputCountError",
+    "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
+    "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
+    "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
+    "make_key", "open_store", "register_serializer",
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name == "events":
+        value: object = importlib.import_module("chkpt._events")
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(f"chkpt.{_WHERE[name]}"), name)
+    else:
+        raise AttributeError(f"module 'chkpt' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from ._errors import InputCountError
-from ._fingerprint import fingerprint_code, fingerprint_value, make_key
-from ._serializers import Serializer, get_serializer
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from ._pipeline import Pipeline
+    from ._serializers import Serializer
+
+# Fingerprinting, serializers and `inspect` are imported on first use: defining stages at import
+# time of a user's module stays cheap.
 
 __all__ = ["Stage"]
+
+
+def _signature(func: Callable[..., Any]) -> Any:
+    import inspect
+
+    return inspect.signature(func)
 
 
 class Stage:
@@ -45,7 +54,11 @@ class Stage:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"stage name must be a non-empty string, got {self.name!r}")
         self.version = version
-        self.serializer = get_serializer(serializer) if serializer is not None else None
+        if serializer is not None:
+            from ._serializers import get_serializer
+
+            serializer = get_serializer(serializer)
+        self.serializer = serializer
         self.params: dict[str, Any] = dict(params or {})
         functools.update_wrapper(self, func, updated=())
 
@@ -87,7 +100,7 @@ class Stage:
         stage = Stage(self.func, name=self.name, version=self.version, serializer=self.serializer)
         stage.params = {**self.params, **params}
         try:
-            inspect.signature(self.func).bind_partial(**stage.params)
+            _signature(self.func).bind_partial(**stage.params)
         except TypeError as exc:
             raise TypeError(f"stage {self.name!r}: cannot bind {sorted(params)}: {exc}") from None
         return stage
@@ -97,13 +110,19 @@ class Stage:
     def fingerprint(self) -> str:
         """What identifies this stage's code: its ``version`` if given, else its code fingerprint."""
         if self.version is not None:
+            from ._fingerprint import make_key
+
             return make_key("version", self.name, repr(self.version))
+        from ._fingerprint import fingerprint_code
+
         return fingerprint_code(self.func)
 
     def params_fingerprint(self) -> str:
         """Hash of the bound parameters; raises if one cannot be hashed reliably."""
         if not self.params:
             return ""
+        from ._fingerprint import fingerprint_value
+
         digest = fingerprint_value(self.params)
         if digest is None:
             raise TypeError(
@@ -114,7 +133,7 @@ class Stage:
     def check_inputs(self, count: int, where: str) -> None:
         """Raise InputCountError unless the function accepts ``count`` positional inputs."""
         try:
-            sig = inspect.signature(self.func)
+            sig = _signature(self.func)
         except (TypeError, ValueError):
             return  # builtins without signatures: let the call decide
         try:

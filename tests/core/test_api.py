@@ -127,3 +127,13 @@ def test_no_output_when_not_a_terminal(tmp_path):
     code = f"import chkpt; (chkpt.Stage(lambda: 1, name='a') >> chkpt.Stage(lambda x: x, name='b'))(chkpt.Config(dir={str(tmp_path)!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "" and out.stderr == ""
+
+
+def test_exports_are_lazy_and_complete():
+    assert set(chkpt._WHERE) | {"events", "__version__"} == set(chkpt.__all__)
+    code = "import sys, chkpt; print(sorted(m for m in sys.modules if m.startswith('chkpt')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['chkpt', 'chkpt._version']"  # the rest loads on first use
+    assert "Stage" in dir(chkpt)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        chkpt.nope  # noqa: B018

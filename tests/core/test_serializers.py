@@ -58,7 +58,7 @@ VALUES = {
     "neg_zero": -0.0,
     "bytes": b"\x00\xff",
     "bytearray": bytearray(b"ab"),
-    "datetime": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+    "datetime": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
     "date": datetime.date(2024, 1, 2),
     "decimal": decimal.Decimal("1.10"),
     "fraction": fractions.Fraction(1, 3),

@@ -62,14 +62,25 @@ class Capture:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._saved is not None
-        stdout, stderr, publish = self._saved
-        sys.stdout, sys.stderr = stdout, stderr
+        self.stop_streams()
+        self.stop_displays()
+
+    def stop_streams(self) -> None:
+        """Stop recording prints (the display hook's ``Out[n]`` text must not be recorded)."""
+        if self._saved is not None and isinstance(sys.stdout, _Tee):
+            sys.stdout, sys.stderr = self._saved[0], self._saved[1]
+
+    def stop_displays(self) -> None:
+        """Stop recording displays; safe to call twice."""
+        if self._saved is None:
+            return
+        publish = self._saved[2]
         pub = self.shell.display_pub
         if publish is None:
             pub.__dict__.pop("publish", None)
         else:
             pub.publish = publish
+        self._saved = None
 
     def _recording(self, publish: Callable[..., Any]) -> Callable[..., Any]:
         records = self.records

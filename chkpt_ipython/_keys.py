@@ -23,7 +23,7 @@ import chkpt
 
 __all__ = ["CellKey", "Producer", "cell_key", "fingerprint_input", "source_fingerprint"]
 
-KEY_VERSION = "chkpt_ipython-cell-1"
+KEY_VERSION = "chkpt_ipython-cell-2"
 ABSENT = "absent"
 _IPYTHON_NAMES = re.compile(r"^(_+|_i+|_i?\d+|_[iod]h|In|Out|get_ipython|exit|quit)$")
 

@@ -94,12 +94,15 @@ class NotebookSession:
         self._subscribers: list[Callable[[], None]] = []
         self._warned_dir = False
         self.current_cell: str | None = None
+        self._in_cell = False
+        self._deferred: list[Callable[[], None]] = []
         self.current_cell_id: str | None = None
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
 
     def close(self) -> None:
         """Stop listening to the shell (on ``%unload_ext``)."""
+        self._finish_deferred()
         for event, callback in (
             ("pre_run_cell", self._pre_run_cell),
             ("post_run_cell", self._post_run_cell),
@@ -202,10 +205,29 @@ class NotebookSession:
                 log.exception("chkpt: session subscriber %r failed", callback)
 
     def _pre_run_cell(self, info: Any) -> None:
+        self._finish_deferred()  # a cell run without post_run_cell (an error in a hook)
         self.current_cell = getattr(info, "raw_cell", None)
         self.current_cell_id = getattr(info, "cell_id", None)
+        self._in_cell = True
+
+    def defer(self, finish: Callable[[], None]) -> bool:
+        """Run ``finish`` when the current cell has finished; False when not inside a cell."""
+        if not self._in_cell:
+            return False
+        self._deferred.append(finish)
+        return True
+
+    def _finish_deferred(self) -> None:
+        while self._deferred:
+            finish = self._deferred.pop(0)
+            try:
+                finish()
+            except Exception:
+                log.exception("chkpt: finishing a stage cell failed")
 
     def _post_run_cell(self, result: Any) -> None:
+        self._in_cell = False
+        self._finish_deferred()
         ns = self.shell.user_ns
         for var, producer in list(self.producers.items()):
             if ns.get(var, _MISSING) is not producer.obj:

@@ -2,8 +2,9 @@
 
 The stored value is a dict::
 
-    {"outputs": {name: value}, "modules": {name: module name}, "display": [records],
-     "result": {"data": ..., "metadata": ...} | None}
+    {"format": 2, "outputs": {name: value}, "modules": {name: module name},
+     "display": {"records": [...], "before_value": n},
+     "result": {"data": ..., "metadata": ..., "value"?: last value} | None}
 
 Imports, ``def`` and ``class`` statements are not in it: they are re-executed on a hit.
 """
@@ -32,7 +33,7 @@ __all__ = ["run"]
 
 log = logging.getLogger("chkpt.ipython")
 
-FORMAT = 1
+FORMAT = 2
 RESULT_VALUE_LIMIT = 1 << 20  # a last value up to 1 MB is stored as itself
 
 
@@ -135,7 +136,7 @@ def _try_hit(session: NotebookSession, record: StageRecord, entry: chkpt.Entry) 
     _execute.run_deferred(shell, deferred)
     for var, obj in value["outputs"].items():
         session.producers[var] = Producer(record.name, obj, entry.digest)
-    _capture.replay(shell, value["display"])
+    _replay(session, value["display"])
     record.load_seconds = load_seconds
     record.compute_seconds = entry.compute_seconds
     record.time_saved += max(entry.compute_seconds - load_seconds, 0.0)
@@ -144,6 +145,16 @@ def _try_hit(session: NotebookSession, record: StageRecord, entry: chkpt.Entry) 
     _emit("loaded", record, load_seconds, size=entry.size)
     session.record_outcome(record, "loaded", time.perf_counter() - start)
     return _result(shell, record, value["result"])
+
+
+def _replay(session: NotebookSession, display: dict) -> None:
+    """Show again what the cell showed, in order: what came after its ``Out[n]`` value (inline
+    figures) is shown once the cell has finished, as it was the first time."""
+    records, split = display["records"], display["before_value"]
+    _capture.replay(session.shell, records[:split])
+    late = records[split:]
+    if late and not session.defer(lambda: _capture.replay(session.shell, late)):
+        _capture.replay(session.shell, late)
 
 
 def _result(shell: Any, record: StageRecord, stored: dict | None) -> Any:
@@ -190,7 +201,12 @@ def _why_computed(store: chkpt.Store, record: StageRecord, ck: CellKey, forced: 
 
 
 def _compute(session: NotebookSession, record: StageRecord, ck: CellKey, *, store: bool) -> Any:
-    """Run the cell normally (live output, usual tracebacks), then store what it made."""
+    """Run the cell normally (live output, usual tracebacks), then store what it made.
+
+    Inside a cell, displays keep being recorded until the cell has finished (``post_run_cell``):
+    matplotlib's inline figures are drawn after the magic returns, after the ``Out[n]`` value,
+    and recording them there keeps that order on replay.
+    """
     __tracebackhide__ = True
     shell = session.shell
     record.state = "running"
@@ -198,19 +214,45 @@ def _compute(session: NotebookSession, record: StageRecord, ck: CellKey, *, stor
     _emit("start", record, 0.0)
     session._notify()
     start = time.perf_counter()
+    capture = _capture.Capture(shell).__enter__()
     try:
-        with _capture.Capture(shell) as capture:
-            value = _execute.run_source(shell, record.source, record.raw)
-            _capture.flush_figures(shell)
+        value = _execute.run_source(shell, record.source, record.raw)
     except BaseException as exc:
+        capture.__exit__()
         seconds = time.perf_counter() - start
         record.error = f"{type(exc).__name__}: {exc}"
         _emit("failed", record, seconds)
         session.record_outcome(record, "failed", seconds)
         raise
+    finally:
+        capture.stop_streams()
     seconds = time.perf_counter() - start
+    shown_before_value = len(capture.records)
+
+    def finish() -> None:
+        capture.stop_displays()
+        display = {"records": capture.records, "before_value": shown_before_value}
+        _finish(session, record, ck, display, value, seconds, store=store)
+
+    if not session.defer(finish):
+        _capture.flush_figures(shell)  # not inside a cell: draw pending figures now
+        finish()
+    return value
+
+
+def _finish(
+    session: NotebookSession,
+    record: StageRecord,
+    ck: CellKey,
+    display: dict,
+    value: Any,
+    seconds: float,
+    *,
+    store: bool,
+) -> None:
+    """Store what a computed cell made, and tell everyone it was computed."""
     record.compute_seconds = seconds
-    payload = _payload(shell, record, capture.records, value)
+    payload = _payload(session.shell, record, display, value)
     entry = _store(session, record, ck, payload, seconds) if store and ck.key else None
     digest = entry.digest if entry is not None else None
     for var, obj in payload["outputs"].items():
@@ -219,10 +261,9 @@ def _compute(session: NotebookSession, record: StageRecord, ck: CellKey, *, stor
         session.producers.pop(var, None)
     _emit("computed", record, seconds)
     session.record_outcome(record, "computed", seconds)
-    return value
 
 
-def _payload(shell: Any, record: StageRecord, display: list, value: Any) -> dict[str, Any]:
+def _payload(shell: Any, record: StageRecord, display: dict, value: Any) -> dict[str, Any]:
     ns = shell.user_ns
     outputs: dict[str, Any] = {}
     modules: dict[str, str] = {}

@@ -152,3 +152,29 @@ def test_papermill_rerun_hits_despite_its_output_copy_beside_the_notebook(tmp_pa
     outcomes = {json.loads(line)["stage"]: json.loads(line)["outcome"] for line in report.open()}
     assert outcomes == {"squares": "loaded", "total": "loaded"}
     assert not (tmp_path / ".chkpt" / "_notebook").exists()
+
+
+def test_inline_figure_after_the_last_value_replays_in_the_same_order(tmp_path):
+    """Inline figures are drawn after the cell's Out[n] value; a hit shows them in that order,
+    and a restored figure never shows up again in a later cell."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext chkpt_ipython\n%matplotlib inline"),
+        nbformat.v4.new_code_cell(
+            "%%chkpt_stage chart\nimport matplotlib.pyplot as plt\n"
+            "fig, ax = plt.subplots()\nax.plot([1, 3, 2])\nax.set_title('peak')"
+        ),
+        nbformat.v4.new_code_cell("plt.figure()\nplt.plot([3, 2, 1])\nplt.show()"),
+    ]
+    path = tmp_path / "fig.ipynb"
+    nbformat.write(nb, path)
+    first, second = run(path), run(path)
+    assert first.outcomes() == {"chart": "computed"} and second.outcomes() == {"chart": "loaded"}
+    for result in (first, second):
+        kinds = [kind for kind, _ in result.shown("%%chkpt_stage chart")]
+        assert kinds == ["execute_result", "display_data"]
+        assert "Text(0.5, 1.0, 'peak')" in result.shown("%%chkpt_stage chart")[0][1]["text/plain"]
+        assert [kind for kind, _ in result.shown("plt.figure()")] == ["display_data"]
+    assert second.shown("%%chkpt_stage chart") == first.shown("%%chkpt_stage chart")

@@ -22,6 +22,8 @@ __all__ = ["Resolved", "find_notebook", "resolve_dir"]
 log = logging.getLogger("chkpt.ipython")
 
 FALLBACK_NAME = "_notebook"
+# .ipynb, and the text notebooks Jupytext opens in JupyterLab; a console's session has no suffix
+NOTEBOOK_SUFFIXES = (".ipynb", ".py", ".md", ".qmd", ".Rmd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +59,7 @@ def find_notebook(
 ) -> tuple[Path | None, str]:
     """The running notebook's path and how it was found, or None and why it could not be."""
     session = os.environ.get("JPY_SESSION_NAME") or user_ns.get("__session__")
-    if isinstance(session, str) and session.endswith(".ipynb"):
+    if isinstance(session, str) and session.endswith(NOTEBOOK_SUFFIXES):
         return _session_path(session, cwd), "Jupyter session name"
     vscode = user_ns.get("__vsc_ipynb_file__")
     if isinstance(vscode, str) and vscode:

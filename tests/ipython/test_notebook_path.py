@@ -90,3 +90,10 @@ def test_unknown_notebook_is_said_once_with_the_directory(ip, monkeypatch, caplo
     assert len(warnings) == 1
     assert str(Path.cwd() / ".chkpt" / "_notebook") in warnings[0]
     assert "%chkpt_dir" in warnings[0] and "CHKPT_DIR" in warnings[0]
+
+
+def test_console_sessions_are_not_notebooks_but_jupytext_files_are(tmp_path, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "console-1-0f3a")
+    assert find_notebook({}, None, tmp_path)[0] is None
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "paired.py"))
+    assert find_notebook({}, None, tmp_path)[0] == tmp_path / "paired.py"

@@ -79,9 +79,8 @@ LEGEND: list[dict[str, str]] = [
 ]  # fmt: skip
 
 INSTALL_GRAPHVIZ = (
-    "Graphviz's `dot` program was not found, so the graph is shown as a table: install Graphviz "
-    "(`apt-get install graphviz`, `brew install graphviz` or `conda install graphviz`) "
-    "and re-run this cell to see the graph."
+    "Graphviz's dot program was not found, so the graph is not drawn: install Graphviz "
+    "(apt install graphviz, brew install graphviz or conda install graphviz) and re-run this cell."
 )
 
 

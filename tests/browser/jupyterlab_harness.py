@@ -66,8 +66,13 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def jupyterlab(root: Path, scratch: Path, *, timeout: float = 60) -> Iterator[LabServer]:
-    """Run ``jupyter lab`` serving ``root`` (with the current Python's kernels and extensions)."""
+def jupyterlab(
+    root: Path, scratch: Path, *, timeout: float = 60, path: str | None = None
+) -> Iterator[LabServer]:
+    """Run ``jupyter lab`` serving ``root`` (with the current Python's kernels and extensions).
+
+    ``path`` replaces the server's (and so its kernels') PATH.
+    """
     port, token = free_port(), secrets.token_hex(16)
     settings = scratch / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True, exist_ok=True)
@@ -80,7 +85,9 @@ def jupyterlab(root: Path, scratch: Path, *, timeout: float = 60) -> Iterator[La
         JUPYTER_DATA_DIR=str(scratch / "data"),
         JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
         IPYTHONDIR=str(scratch / "ipython"),
-        PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        PATH=path
+        if path is not None
+        else os.path.dirname(sys.executable) + os.pathsep + env["PATH"],
     )
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",

@@ -130,6 +130,12 @@ class WidgetView:
             self.page.wait_for_timeout(200)
 
 
+def _explain(page, w: WidgetView, cells: dict[str, int]) -> str:
+    """What the notebook and the widget showed, for a failure message."""
+    outputs = "\n".join(f"--- {name}:\n{cell_text(page, i)}" for name, i in cells.items())
+    return f"{outputs}\n--- widget:\n{w.locator().inner_text()}"
+
+
 def _runs(server) -> list[str]:
     path = server.root / "demo" / "runs.txt"
     return path.read_text().split() if path.exists() else []
@@ -162,7 +168,7 @@ def _drive_demo(page, lab) -> None:
     # 2. Restart + Run All: every stage loaded, nothing runs again.
     restart_kernel(page)
     run_all(page)
-    assert sorted(_runs(lab)) == sorted(STAGES)
+    assert sorted(_runs(lab)) == sorted(STAGES), _explain(page, w, cell)
     nodes = w.wait_nodes({s: cached | {"chkpt-session-loaded"} for s in STAGES})
     assert set(nodes) == set(STAGES)
     assert "computing raw" in cell_text(page, cell["raw"])  # its output, replayed
@@ -259,3 +265,28 @@ def test_widget_front_end_round_trip(lab):
             ["clear", None],
         ]
         w.locator().screenshot(path=str(ARTIFACTS / "widget-stand-in.png"))
+
+
+def test_widget_without_graphviz_shows_the_table(tmp_path_factory):
+    """A server (and kernel) whose PATH has no `dot`: a table, one install line, working toggles."""
+    import nbformat
+
+    root = tmp_path_factory.mktemp("lab-root-nodot")
+    scratch = tmp_path_factory.mktemp("lab-scratch-nodot")
+    nbformat.write(_notebook(STAND_IN_CELLS), root / "stand_in.ipynb")
+    empty_bin = scratch / "bin"
+    empty_bin.mkdir()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with jupyterlab(root, scratch, path=str(empty_bin)) as lab, chromium_page() as page:
+        w = WidgetView(page, open_notebook(page, lab, "stand_in.ipynb"))
+        run_all(page)
+        w.wait('tr.chkpt-row[data-stage="report"].chkpt-state-running')
+        assert "install Graphviz" in w.locator(".chkpt-message").inner_text()
+        assert w.locator(".chkpt-graph").count() == 0
+        assert w.locator("tr.chkpt-row").count() == 4
+        w.toggle("fit", "load").uncheck()
+        w.wait('tr.chkpt-row[data-stage="fit"] input[data-option="load"]:not(:checked)')
+        calls_cell = cell_index(page, "import json")
+        run_cell(page, calls_cell)
+        assert json.loads(cell_text(page, calls_cell)) == [["set_options", "fit", False, None]]
+        w.locator().screenshot(path=str(ARTIFACTS / "widget-no-graphviz.png"))

@@ -71,12 +71,32 @@ def _code_hash(obj: Any) -> str:
     try:
         result = fingerprint_source(inspect.getsource(obj))
     except (OSError, TypeError, SyntaxError, IndentationError):
-        result = _bytecode_hash(code) if code is not None else hash_bytes("obj", repr(obj))
+        if code is not None:
+            result = _bytecode_hash(code)
+        elif isinstance(obj, type):
+            result = _members_hash(obj)
+        else:
+            result = hash_bytes("obj", repr(obj))
     if code is not None:
         if len(_CODE_CACHE) > 4096:
             _CODE_CACHE.clear()
         _CODE_CACHE[code] = result
     return result
+
+
+def _members_hash(cls: type) -> str:
+    """A class without source (defined in a notebook or exec): hash its methods and constants."""
+    parts = [cls.__qualname__, repr([b.__qualname__ for b in cls.__bases__])]
+    for name, member in sorted(vars(cls).items()):
+        if isinstance(member, property):
+            member = (member.fget, member.fset, member.fdel)
+        funcs = member if isinstance(member, tuple) else (getattr(member, "__func__", member),)
+        for func in funcs:
+            if inspect.isfunction(func):
+                parts.append(f"{name}={_code_hash(func)}")
+            elif func is member and _is_constant(member):
+                parts.append(f"{name}={fingerprint_value(member)}")
+    return hash_bytes("class", *parts)
 
 
 def _bytecode_hash(code: types.CodeType) -> str:

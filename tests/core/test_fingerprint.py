@@ -154,3 +154,14 @@ def test_calling_another_stage_function_counts_its_code():
     before = fingerprint_code(env["outer"])
     exec("@chkpt.Stage.wrap()\ndef inner(x):\n    return x + 2\n", env)
     assert fingerprint_code(env["outer"]) != before
+
+
+def test_a_class_without_source_is_hashed_by_its_members():
+    def define(body: str):
+        env: dict = {}
+        exec(f"class Model:\n    RATE = 2\n    def predict(self, x):\n        return {body}\n", env)
+        exec("def use(x):\n    return Model().predict(x)\n", env)
+        return env["use"]
+
+    assert fingerprint_code(define("x * self.RATE")) == fingerprint_code(define("x * self.RATE"))
+    assert fingerprint_code(define("x * self.RATE")) != fingerprint_code(define("x + self.RATE"))

@@ -158,7 +158,7 @@ def test_calling_another_stage_function_counts_its_code():
 
 def test_a_class_without_source_is_hashed_by_its_members():
     def define(body: str):
-        env: dict = {}
+        env: dict = {"__name__": "__main__"}  # as in a notebook: no source file
         exec(f"class Model:\n    RATE = 2\n    def predict(self, x):\n        return {body}\n", env)
         exec("def use(x):\n    return Model().predict(x)\n", env)
         return env["use"]

@@ -82,7 +82,15 @@ function render({ model, el }) {
       if (!stage) continue;
       group.dataset.stage = stage.stage;
       group.setAttribute("role", "button");
+      group.setAttribute("tabindex", "0");
+      group.setAttribute("aria-label", `${stage.stage}: ${stage.state}`);
       group.addEventListener("click", () => select(stage.stage));
+      group.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          select(stage.stage);
+        }
+      });
       if (stage.stage === selected) group.classList.add("chkpt-selected");
     }
     return box;

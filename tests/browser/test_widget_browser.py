@@ -245,6 +245,9 @@ def test_widget_front_end_round_trip(lab):
 
         w.node("fit").click()
         w.wait('tr.chkpt-selected[data-stage="fit"]')
+        w.node("raw").focus()  # nodes are reachable from the keyboard too
+        page.keyboard.press("Enter")
+        w.wait('g.chkpt-selected[data-stage="raw"]')
 
         w.toggle("fit", "load").uncheck()
         w.wait('g.chkpt-stage[data-stage="fit"] >> text=load off')

@@ -335,3 +335,18 @@ def test_widget_never_touches_the_store():
     )
     for forbidden in forbidden_words:
         assert forbidden not in source, forbidden
+
+
+def test_docstring_examples():
+    """The examples in the widget module's docstrings run (pytest collects only chkpt/'s)."""
+    import doctest
+
+    result = doctest.testmod(W)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_time_saved_falls_back_to_compute_minus_load():
+    assert W.time_saved({"time_saved": 0.0, "compute_seconds": 3.0, "load_seconds": 0.5}) == 2.5
+    assert W.time_saved({"time_saved": 7.0, "compute_seconds": 3.0}) == 7.0
+    assert W.time_saved({"compute_seconds": None, "load_seconds": None}) == 0.0
+    assert "saves 3.0 s" in W.node_label({"stage": "x", "state": "cached", "compute_seconds": 3})[1]

@@ -36,7 +36,7 @@ from ._digest import hasher_for, new_hasher
 from ._errors import CorruptCheckpointError, SerializationError, StoreWarning, UnsafeStoreError
 from ._fs import TEMP_SUFFIX, filesystem_for
 from ._lock import LOCK_SUFFIX, default_timeout, key_lock, remove_if_unlocked
-from ._serializers import Serializer, choose_serializer, get_serializer
+from ._serializers import Serializer, choose_serializer, get_serializer, serializers
 from ._version import __version__
 
 __all__ = ["Entry", "Store", "open_store", "safe_name"]
@@ -230,6 +230,7 @@ class Store:
         self.keep = keep
         self.safe = safe  # load only formats that cannot run code (Config(safe=True))
         self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
+        self._reported: set[str] = set()  # each damaged file is reported once per Store
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -286,6 +287,9 @@ class Store:
         return entry
 
     def _report(self, stage: str, path: str, why: str) -> None:
+        if path in self._reported:
+            return
+        self._reported.add(path)
         warnings.warn(
             f"chkpt: stage {stage!r}: ignoring corrupt checkpoint {path}: {why}; "
             f"it will be recomputed",
@@ -412,13 +416,25 @@ class Store:
         """Write a checkpoint: payload first, then the metadata that points to it."""
         if not _KEY.match(key):
             raise ValueError(f"bad checkpoint key {key!r}")
-        ser = (
-            get_serializer(serializer)
-            if serializer is not None
-            else choose_serializer(value, safe_only)
-        )
+        if serializer is not None:
+            candidates = [get_serializer(serializer)]
+        else:  # the best one that accepts the value, falling back if it cannot write it after all
+            candidates = [
+                s for s in serializers() if (s.safe or not safe_only) and s.accepts(value)
+            ]
+            candidates = candidates or [
+                choose_serializer(value, safe_only)
+            ]  # raises, naming the type
+        args = (stage, key, value, fingerprint, inputs, compute_seconds, extra)
+        *fallbacks, last = candidates
+        for ser in fallbacks:
+            with contextlib.suppress(SerializationError):
+                return self._save_located(ser, *args)
+        return self._save_located(last, *args)
+
+    def _save_located(self, ser: Serializer, stage: str, *args: Any) -> Entry:
         try:
-            return self._save(stage, key, value, ser, fingerprint, inputs, compute_seconds, extra)
+            return self._save(stage, args[0], args[1], ser, *args[2:])
         except OSError as exc:  # disk full, read-only...: say where (os.write errors do not)
             where = self._dir(stage)
             raise OSError(exc.errno, f"stage {stage!r}: {exc.strerror or exc}", where) from exc

@@ -169,3 +169,16 @@ def test_safe_mode_refuses_pickle(tmp_path):
     with pytest.warns(chkpt.StoreWarning, match="tup"):
         assert (() >> tup)(Config(dir=tmp_path, safe=True)) == (1, 2)
     assert chkpt.open_store(tmp_path).entries() == []
+
+
+def test_a_value_json_cannot_write_falls_back_to_the_next_serializer(tmp_path):
+    value = {"text": "lone surrogate \ud800"}  # passes the JSON type check, cannot be UTF-8 encoded
+
+    @Stage.wrap()
+    def odd_text():
+        return value
+
+    pipeline = () >> odd_text
+    pipeline(Config(dir=tmp_path))
+    assert chkpt.open_store(tmp_path).entries("odd_text")[0].serializer == "pickle"
+    assert pipeline(Config(dir=tmp_path, load=True)) == value

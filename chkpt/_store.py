@@ -434,17 +434,17 @@ class Store:
 
     def _save_located(self, ser: Serializer, stage: str, *args: Any) -> Entry:
         try:
-            return self._save(stage, args[0], args[1], ser, *args[2:])
+            return self._save(ser, stage, *args)
         except OSError as exc:  # disk full, read-only...: say where (os.write errors do not)
             where = self._dir(stage)
             raise OSError(exc.errno, f"stage {stage!r}: {exc.strerror or exc}", where) from exc
 
     def _save(
         self,
+        ser: Serializer,
         stage: str,
         key: str,
         value: Any,
-        ser: Serializer,
         fingerprint: str,
         inputs: dict[str, str] | None,
         compute_seconds: float,

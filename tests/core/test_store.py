@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import time
 import warnings
 
 import pytest
@@ -138,3 +139,23 @@ def test_chkpt_dir_environment_variable(monkeypatch, tmp_path):
     (() >> Stage(lambda: 1, name="one"))()
     assert (tmp_path / "env" / "one").is_dir()
     assert Config().path == str(tmp_path / "env")
+
+
+def test_mmap_hits_are_verified_once_per_file_version(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(chkpt._store, "_RACY_NS", 0)  # trust timestamps at once, for the test
+    store = chkpt.open_store(tmp_path)
+    entry = store.save("arr", KEY, np.arange(1000.0))
+    first = store.load(entry, mmap=True)
+    assert isinstance(first, np.memmap) and first[999] == 999.0
+    assert entry.path in chkpt._store._VERIFIED  # a repeat hit costs a stat, not a re-hash
+    assert store.load(entry, mmap=True)[5] == 5.0
+    del first
+    time.sleep(0.05)  # past the timestamp granularity
+    path = pathlib.Path(entry.path)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x40  # damaged in place, same size: the file's ctime moves on
+    path.write_bytes(bytes(data))
+    with pytest.raises(chkpt.CorruptCheckpointError, match="checksum mismatch"):
+        store.load(entry, mmap=True)

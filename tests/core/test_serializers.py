@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import chkpt
-from chkpt import Config, Stage
+from chkpt import Config, Stage, _serializers
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -153,7 +153,7 @@ def test_per_stage_serializer_and_user_serializers(tmp_path):
         assert store.entries("pickled")[0].serializer == "pickle"
         assert (() >> shout)(Config(dir=tmp_path, load=True)) == "HELLO"
     finally:
-        chkpt._serializers._USER.clear()
+        _serializers._USER.clear()
 
 
 def test_unknown_serializer_name_is_a_clear_error():

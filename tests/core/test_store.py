@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 import chkpt
-from chkpt import Config, Stage
+from chkpt import Config, Stage, _store
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -40,7 +40,7 @@ def test_save_lookup_load(store):
 def test_layout_is_readable(tmp_path):
     store = chkpt.open_store(tmp_path)
     entry = store.save("load data", KEY, [1, 2])
-    stage_dir = tmp_path / chkpt._store.safe_name("load data")
+    stage_dir = tmp_path / _store.safe_name("load data")
     files = sorted(os.listdir(stage_dir))
     assert files == sorted([f"{KEY}.meta.json", os.path.basename(entry.path)])
     meta = json.loads((stage_dir / f"{KEY}.meta.json").read_text())
@@ -149,7 +149,7 @@ def test_mmap_hits_are_verified_once_per_file_version(tmp_path, monkeypatch):
     entry = store.save("arr", KEY, np.arange(1000.0))
     first = store.load(entry, mmap=True)
     assert isinstance(first, np.memmap) and first[999] == 999.0
-    assert entry.path in chkpt._store._VERIFIED  # a repeat hit costs a stat, not a re-hash
+    assert entry.path in _store._VERIFIED  # a repeat hit costs a stat, not a re-hash
     assert store.load(entry, mmap=True)[5] == 5.0
     del first
     time.sleep(0.05)  # past the timestamp granularity

@@ -8,6 +8,7 @@ lazily, only when a consumer actually computes (or for the final output).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -102,35 +103,22 @@ def _compute_task(
     A stage that is both loaded and stored is computed under its per-key lock (``_lock``): a run
     that waited while another computed the same key takes that checkpoint instead of redoing it.
     """
-    if not (config.stores(stage) and config.loads(stage)):
-        return _compute_unlocked(stage, args, store, config, key, meta, ship)
-    with store.lock(stage.name, key):
-        try:
-            entry = store.lookup(stage.name, key)
-            if entry is not None:
-                value = store.load(entry, mmap=config.mmap) if ship else _MISSING
-                return value, entry.digest, entry, 0.0, ""
-        except (CorruptCheckpointError, UnsafeStoreError, OSError):
-            pass  # recompute below, as without the lock
-        return _compute_unlocked(stage, args, store, config, key, meta, ship)
-
-
-def _compute_unlocked(
-    stage: Stage,
-    args: list[Any],
-    store: Store,
-    config: Config,
-    key: str,
-    meta: dict[str, Any],
-    ship: bool,
-) -> tuple[Any, str, Entry | None, float, str]:
-    args = [store.load(a.entry, mmap=config.mmap) if isinstance(a, _Ref) else a for a in args]
-    start = time.perf_counter()
-    value = stage(*args)
-    seconds = time.perf_counter() - start
-    digest, entry, problem = _persist(
-        store, config, stage, key, value, {**meta, "compute_seconds": seconds}
-    )
+    shared = config.stores(stage) and config.loads(stage)
+    with store.lock(stage.name, key) if shared else contextlib.nullcontext():
+        if shared:
+            try:
+                entry = store.lookup(stage.name, key)
+                if entry is not None:
+                    value = store.load(entry, mmap=config.mmap) if ship else _MISSING
+                    return value, entry.digest, entry, 0.0, ""
+            except (CorruptCheckpointError, UnsafeStoreError, OSError):
+                pass  # recompute, as without the lock
+        args = [store.load(a.entry, mmap=config.mmap) if isinstance(a, _Ref) else a for a in args]
+        start = time.perf_counter()
+        value = stage(*args)
+        seconds = time.perf_counter() - start
+        meta = {**meta, "compute_seconds": seconds}
+        digest, entry, problem = _persist(store, config, stage, key, value, meta)
     return (value if ship or entry is None else _MISSING), digest, entry, seconds, problem
 
 

@@ -69,6 +69,9 @@ def find_notebook(
     matches = _notebooks_containing(cell_source, cwd)
     if len(matches) == 1:
         return matches[0], f"the only notebook in {cwd} with this cell"
+    used = [m for m in matches if (m.parent / ".chkpt" / m.stem).is_dir()]
+    if len(used) == 1:  # e.g. `nbconvert --execute nb.ipynb --output copy.ipynb`, run again
+        return used[0], f"the only notebook in {cwd} with this cell and checkpoints"
     if matches:
         names = ", ".join(m.name for m in matches)
         return None, f"several notebooks in {cwd} contain this cell ({names})"

@@ -72,6 +72,14 @@ def test_two_real_candidates_are_ambiguous(tmp_path):
     assert resolve_dir(None, {}, CELL, cwd=tmp_path).path == tmp_path / ".chkpt" / "_notebook"
 
 
+def test_a_copy_under_another_name_defers_to_the_notebook_with_checkpoints(tmp_path):
+    """`jupyter nbconvert --execute study.ipynb --output copy.ipynb`, then the same again."""
+    write_notebook(tmp_path / "study.ipynb", CELL)
+    write_notebook(tmp_path / "copy.ipynb", CELL)
+    (tmp_path / ".chkpt" / "study").mkdir(parents=True)
+    assert find_notebook({}, CELL, tmp_path)[0] == tmp_path / "study.ipynb"
+
+
 def test_explicit_and_env_win(tmp_path, monkeypatch):
     write_notebook(tmp_path / "study.ipynb", CELL)
     monkeypatch.setenv("CHKPT_DIR", str(tmp_path / "env"))

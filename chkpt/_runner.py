@@ -17,7 +17,7 @@ import uuid
 import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._config import Config
 from ._errors import (
@@ -89,6 +89,17 @@ def _persist(
     return "value:" + (fingerprint_value(value) or uuid.uuid4().hex), None, problem
 
 
+class _Outcome(NamedTuple):
+    """What a compute task hands back (from a thread, a process or a Dask worker)."""
+
+    value: Any  # _MISSING when it stayed in the store (remote workers)
+    digest: str
+    entry: Entry | None
+    seconds: float
+    problem: str  # a warning to show in the client, e.g. why it could not be stored
+    action: str  # "computed", or "loaded" when another run stored it while we waited
+
+
 def _compute_task(
     stage: Stage,
     args: list[Any],
@@ -97,7 +108,7 @@ def _compute_task(
     key: str,
     meta: dict[str, Any],
     ship: bool,
-) -> tuple[Any, str, Entry | None, float, str]:
+) -> _Outcome:
     """Compute and store one node; runs inline, in a thread, or on a remote worker.
 
     A stage that is both loaded and stored is computed under its per-key lock (``_lock``): a run
@@ -109,8 +120,10 @@ def _compute_task(
             try:
                 entry = store.lookup(stage.name, key)
                 if entry is not None:
+                    start = time.perf_counter()
                     value = store.load(entry, mmap=config.mmap) if ship else _MISSING
-                    return value, entry.digest, entry, 0.0, ""
+                    seconds = time.perf_counter() - start
+                    return _Outcome(value, entry.digest, entry, seconds, "", "loaded")
             except (CorruptCheckpointError, UnsafeStoreError, OSError):
                 pass  # recompute, as without the lock
         args = [store.load(a.entry, mmap=config.mmap) if isinstance(a, _Ref) else a for a in args]
@@ -119,7 +132,8 @@ def _compute_task(
         seconds = time.perf_counter() - start
         meta = {**meta, "compute_seconds": seconds}
         digest, entry, problem = _persist(store, config, stage, key, value, meta)
-    return (value if ship or entry is None else _MISSING), digest, entry, seconds, problem
+    value = value if ship or entry is None else _MISSING
+    return _Outcome(value, digest, entry, seconds, problem, "computed")
 
 
 class _Run:
@@ -306,15 +320,17 @@ class _Run:
             "%-24s failed (%s): %s: %s", stage.name, self.graph.where(i), type(exc).__name__, exc
         )
 
-    def finish(self, i: int, outcome: tuple[Any, str, Entry | None, float, str]) -> None:
-        value, digest, entry, seconds, problem = outcome
+    def finish(self, i: int, outcome: _Outcome) -> None:
+        value, digest, entry, seconds, problem, action = outcome
         if problem:
             warnings.warn(f"chkpt: {problem}", StoreWarning, stacklevel=4)
         self.values[i], self.digests[i], self.entries[i] = value, digest, entry
         report = self.reports[i]
-        report.action, report.seconds, report.key = "computed", seconds, self.keys[i]
+        report.action, report.seconds, report.key = action, seconds, self.keys[i]
         report.bytes = entry.size if entry else 0
-        self.event(i, "computed")
+        if action == "loaded":
+            report.reason = "stored meanwhile by another run"
+        self.event(i, action)
 
     # -- the schedule --------------------------------------------------------------------------
 

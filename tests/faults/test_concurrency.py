@@ -70,12 +70,13 @@ def test_threads_compute_each_stage_once(store_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CHKPT_TEST_LOG", str(log))
     monkeypatch.setenv("CHKPT_TEST_SLOW", "0.3")
     want = expected("json", 1, 7)["sink"]
-    results, errors = [], []
+    results, errors, actions = [], [], []
 
     def work():
         try:
-            value = pipeline("json", 1, 7)(chkpt.Config(dir=store_dir, load=True))
-            results.append(digest(value))
+            run = pipeline("json", 1, 7).run(chkpt.Config(dir=store_dir, load=True))
+            results.append(digest(run.value))
+            actions.append(run["sink"].action)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -86,6 +87,7 @@ def test_threads_compute_each_stage_once(store_dir, tmp_path, monkeypatch):
         t.join()
     assert not errors and results == [want] * 4
     assert computes(log) == {"source": 1, "middle": 1, "sink": 1}
+    assert sorted(actions) == ["computed", "loaded", "loaded", "loaded"]  # waiters took its result
 
 
 def test_lock_timeout_warns_names_stage_and_path_and_goes_on(store_dir, monkeypatch):

@@ -45,6 +45,11 @@ def subscribe(callback: Callable[[Event], None]) -> Callable[[], None]:
     return unsubscribe
 
 
+def listening() -> bool:
+    """True if anyone subscribed: lets hot paths skip building events nobody reads."""
+    return bool(_subscribers)
+
+
 def emit(event: Event, extra: Callable[[Event], None] | None = None) -> None:
     """Publish an event; a failing subscriber is logged, never breaks the run."""
     with _lock:

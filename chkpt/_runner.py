@@ -27,7 +27,7 @@ from ._errors import (
     StoreWarning,
     UnsafeStoreError,
 )
-from ._events import Event, emit
+from ._events import Event, emit, listening
 from ._fingerprint import fingerprint_value, make_key
 from ._pipeline import Graph, Pipeline
 from ._report import Plan, PlanStep, Result, StageReport
@@ -423,10 +423,11 @@ class _Run:
             if kind == "computed" and not stale and report.reason:
                 what = f"computed ({report.reason})"
             log.info("%-24s %-40s %8.2fs", report.stage, what, report.seconds)
-        emit(
-            Event(kind, report.stage, self.keys[i], report.seconds, report.reason, report.bytes),
-            self.config.on_event,
-        )
+        if self.config.on_event is not None or listening():
+            event = Event(
+                kind, report.stage, self.keys[i], report.seconds, report.reason, report.bytes
+            )
+            emit(event, self.config.on_event)
 
 
 _console_handler: logging.Handler | None = None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -61,6 +62,7 @@ _RESERVED = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def safe_name(stage: str) -> str:
     """A directory name for a stage that cannot escape the store or collide after cleaning.
 

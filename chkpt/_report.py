@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["StageReport", "Result", "PlanStep", "Plan"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class StageReport:
     """One stage of a run. ``action``: computed, loaded, skipped (hit, value not needed), failed."""
 
@@ -61,7 +61,7 @@ class Result(_Reports):
         return _table(rows)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class PlanStep:
     """What a run would do with one stage: ``load``, ``skip`` (hit, value not needed) or ``compute``."""
 

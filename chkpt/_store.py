@@ -80,7 +80,7 @@ def safe_name(stage: str) -> str:
     return cleaned
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Entry:
     """One stored checkpoint: what its metadata file says about it."""
 

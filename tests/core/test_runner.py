@@ -323,3 +323,25 @@ def test_bad_operands_give_clear_errors():
         (a << a) << a
     with pytest.raises(ValueError, match="non-empty"):
         Stage(lambda: 1, name="")
+
+
+def test_stages_run_with_the_garbage_collector_as_the_user_left_it():
+    import gc
+
+    probe = Stage(lambda: gc.isenabled(), name="probe")
+
+    @Stage.wrap()
+    def boom(x):
+        raise RuntimeError("boom")
+
+    assert gc.isenabled()
+    assert (() >> probe)(Config(store=False)) is True  # bookkeeping pauses it; stages do not see that
+    with pytest.raises(RuntimeError):
+        (probe >> boom)(Config(store=False))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert (() >> probe)(Config(store=False)) is False
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -23,7 +23,9 @@ class LocalFS:
         self.durable = durable
 
     def join(self, *parts: str) -> str:
-        return os.path.join(*parts)
+        # parts are the store's root (absolute, normalised) and names it made: no os.path.join
+        # edge cases apply, and this runs a few times per cached stage
+        return os.sep.join(parts)
 
     def makedirs(self, path: str) -> None:
         os.makedirs(path, mode=0o700, exist_ok=True)

@@ -19,7 +19,9 @@ POINTS = ["compute", "dump", "payload_written", "payload_renamed", "meta_written
 
 
 # every storing point at the 1st, 2nd and 3rd commit of a run; computing once is enough
-KILLS = [("compute", 1)] + [(point, nth) for point in POINTS if point != "compute" for nth in (1, 2, 3)]
+KILLS = [("compute", 1)] + [
+    (point, nth) for point in POINTS if point != "compute" for nth in (1, 2, 3)
+]
 
 
 @pytest.mark.parametrize(("point", "nth"), KILLS)

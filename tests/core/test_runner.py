@@ -335,7 +335,9 @@ def test_stages_run_with_the_garbage_collector_as_the_user_left_it():
         raise RuntimeError("boom")
 
     assert gc.isenabled()
-    assert (() >> probe)(Config(store=False)) is True  # bookkeeping pauses it; stages do not see that
+    assert (() >> probe)(
+        Config(store=False)
+    ) is True  # bookkeeping pauses it; stages do not see that
     with pytest.raises(RuntimeError):
         (probe >> boom)(Config(store=False))
     assert gc.isenabled()

@@ -26,6 +26,27 @@ def _signature(func: Callable[..., Any]) -> Any:
     return inspect.signature(func)
 
 
+def _module_attribute(func: Any) -> Any:
+    """What ``func``'s module-level qualified name refers to now (None if nothing)."""
+    import sys
+
+    obj: Any = sys.modules.get(getattr(func, "__module__", None) or "")
+    for part in getattr(func, "__qualname__", "<none>").split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _rebuild(func: Any, name: str, version: Any, serializer: Any, params: dict[str, Any]) -> Stage:
+    stage = Stage(
+        func.func if isinstance(func, Stage) else func,
+        name=name,
+        version=version,
+        serializer=serializer,
+    )
+    stage.params = dict(params)
+    return stage
+
+
 class Stage:
     """One unit of work: a function plus what identifies its results.
 
@@ -81,6 +102,19 @@ class Stage:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **{**self.params, **kwargs})
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle by reference where possible, as functions are (process pools, Dask).
+
+        ``@Stage.wrap()`` rebinds the function's module-level name to the stage, so plain pickle
+        can no longer find the function there: a stage that is that module attribute pickles as a
+        reference to it; a copy (``bind``, ``name=``) pickles as a reference plus its settings.
+        """
+        owner = _module_attribute(self.func)
+        if owner is self:
+            return self.__qualname__
+        func = owner if isinstance(owner, Stage) and owner.func is self.func else self.func
+        return (_rebuild, (func, self.name, self.version, self.serializer, self.params))
 
     def __repr__(self) -> str:
         bound = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -504,13 +504,13 @@ def _plan(pipeline: Pipeline, config: Config | None) -> Plan:
             known[i] = True
             steps.append(PlanStep(node.stage.name, "skip", "checkpoint matches", r.keys[i]))
         elif unknown:
-            steps.append(
-                PlanStep(
-                    node.stage.name,
-                    "compute",
-                    f"input {', '.join(unknown)} is recomputed (a hit is still possible if its output is unchanged)",
-                )
+            inputs = (
+                f"input {unknown[0]} is"
+                if len(unknown) == 1
+                else f"inputs {', '.join(unknown)} are"
             )
+            why = f"{inputs} recomputed (it may still hit if their output is unchanged)"
+            steps.append(PlanStep(node.stage.name, "compute", why))
         else:
             steps.append(PlanStep(node.stage.name, "compute", r.why(i), r.keys[i]))
     needed = [False] * len(g.nodes)

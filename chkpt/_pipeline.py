@@ -116,14 +116,22 @@ class Pipeline:
         lines.append("}")
         return "\n".join(lines)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Notebook rendering: SVG through the ``graphviz`` package when available, else text."""
-        bundle: dict[str, Any] = {"text/plain": repr(self)}
+    def _repr_svg_(self) -> str | None:
+        """The graph as SVG, through the ``graphviz`` package and its ``dot`` program (else None)."""
         try:
             import graphviz
 
-            bundle["image/svg+xml"] = graphviz.Source(self.to_dot()).pipe(format="svg").decode()
-        except Exception:  # no package or no `dot` program: fall back to a readable list
+            return graphviz.Source(self.to_dot()).pipe(format="svg").decode()
+        except Exception:  # no package, or no `dot` program
+            return None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Notebook rendering: SVG when Graphviz is available, else a readable list."""
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        else:
             import html
 
             rows = "".join(

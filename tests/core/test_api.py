@@ -87,12 +87,14 @@ def test_to_json_and_to_dot(diamond):
 def test_notebook_rendering_is_svg(diamond):
     bundle = diamond._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"] and ">d<" in bundle["image/svg+xml"]
+    assert diamond._repr_svg_() == bundle["image/svg+xml"]
 
 
 def test_rendering_without_dot_falls_back_to_html(diamond, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     bundle = diamond._repr_mimebundle_()
     assert "image/svg+xml" not in bundle and "<ol" in bundle["text/html"]
+    assert diamond._repr_svg_() is None
 
 
 def test_terminal_gets_one_line_per_stage(tmp_path):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -112,34 +111,8 @@ def _is_input(var: str, ns: Mapping[str, Any], hidden: Mapping[str, Any]) -> boo
 
 
 def fingerprint_input(value: Any) -> str | None:
-    """Fingerprint of an input value: modules by name, notebook classes by their members."""
+    """Fingerprint of an input value: modules by name and version, everything else by the core
+    (which hashes functions and classes defined in the notebook by their code)."""
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
-    if inspect.isclass(value) and value.__module__ == "__main__":
-        return _class_fingerprint(value)
     return chkpt.fingerprint_value(value)
-
-
-_CLASS_NOISE = frozenset(
-    {"__dict__", "__weakref__", "__doc__", "__module__", "__firstlineno__", "__static_attributes__"}
-)
-
-
-def _class_fingerprint(cls: type) -> str | None:
-    """A class defined in the notebook has no source file: hash its members instead."""
-    parts = [cls.__qualname__, *(b.__qualname__ for b in cls.__mro__[1:])]
-    for attr, member in sorted(vars(cls).items()):
-        if attr in _CLASS_NOISE:
-            continue
-        func = getattr(member, "__func__", member)
-        if inspect.isfunction(func):
-            parts.append(f"{attr}={chkpt.fingerprint_code(func)}")
-        elif isinstance(member, property):
-            getters = (member.fget, member.fset, member.fdel)
-            parts.append(f"{attr}=" + ",".join(chkpt.fingerprint_code(f) for f in getters if f))
-        else:
-            fp = chkpt.fingerprint_value(member)
-            if fp is None:
-                return None
-            parts.append(f"{attr}={fp}")
-    return chkpt.make_key("class", *parts)

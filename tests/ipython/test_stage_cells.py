@@ -114,6 +114,27 @@ def test_a_parameter_change_recomputes_exactly_the_cells_that_read_it(ip):
     assert ip.ns["both"] == 30
 
 
+def test_editing_a_helper_class_or_function_from_a_plain_cell_recomputes_its_readers(ip):
+    cell = stage("scored", "scored = Scorer().score(3) + bonus(1)")
+    ip.run(
+        "class Scorer:\n    def score(self, x):\n        return x * 2\ndef bonus(x):\n    return x"
+    )
+    ip.run(cell)
+    ip.restart()
+    ip.run(
+        "class Scorer:\n    def score(self, x):\n        return x * 2\ndef bonus(x):\n    return x"
+    )
+    ip.run(cell)  # same code: a hit
+    ip.run(
+        "class Scorer:\n    def score(self, x):\n        return x * 3\ndef bonus(x):\n    return x"
+    )
+    ip.run(cell)  # the class changed
+    ip.run("def bonus(x):\n    return x + 1")
+    ip.run(cell)  # the function changed
+    assert runs() == ["scored", "scored", "scored"]
+    assert ip.ns["scored"] == 11
+
+
 def test_an_upstream_edit_that_keeps_its_output_does_not_recompute_dependants(ip):
     ip.run(stage("base", "base = 1 + 1"))
     ip.run(stage("plus", "plus = base + 1"))

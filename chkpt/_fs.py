@@ -16,6 +16,34 @@ __all__ = ["LocalFS", "FsspecFS", "filesystem_for"]
 TEMP_SUFFIX = ".tmp"
 
 
+def writer_tag() -> str:
+    """``pid@host`` of this process: names its temp files, so gc can tell abandoned ones."""
+    import socket
+
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def abandoned(temp_name: str) -> bool:
+    """True if a temp file's writer was a process on this host that no longer exists.
+
+    Files from other hosts (a shared filesystem), or whose writer may still run, are not: gc
+    then waits for its grace period. A reused pid only makes gc wait too, never remove early.
+    """
+    import socket
+
+    tag = temp_name[1:].partition("-")[0]
+    pid, _, host = tag.partition("@")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
 class LocalFS:
     sep = os.sep
 
@@ -33,7 +61,7 @@ class LocalFS:
     def open_temp(self, directory: str) -> tuple[BinaryIO, str]:
         import tempfile  # lazily: it costs ~3 ms of `import chkpt`
 
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=TEMP_SUFFIX, dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{writer_tag()}-", suffix=TEMP_SUFFIX, dir=directory)
         return os.fdopen(fd, "wb", buffering=0), tmp
 
     def commit(self, f: BinaryIO, tmp: str, dst: str) -> None:

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from ._digest import hasher_for, new_hasher
 from ._errors import CorruptCheckpointError, SerializationError, StoreWarning, UnsafeStoreError
-from ._fs import TEMP_SUFFIX, filesystem_for
+from ._fs import TEMP_SUFFIX, abandoned, filesystem_for
 from ._lock import LOCK_SUFFIX, default_timeout, key_lock, remove_if_unlocked
 from ._serializers import Serializer, choose_serializer, get_serializer, serializers
 from ._version import __version__
@@ -582,9 +582,12 @@ class Store:
                         removed += 1
                     continue
                 is_temp = file.startswith(".") and file.endswith(TEMP_SUFFIX)
-                if (is_temp or _PAYLOAD.match(file) or file.endswith(META_SUFFIX)) and self._older(
-                    directory, file, now, grace
-                ):
+                if (
+                    is_temp
+                    and abandoned(file)
+                    or (is_temp or _PAYLOAD.match(file) or file.endswith(META_SUFFIX))
+                    and self._older(directory, file, now, grace)
+                ):  # its writer died (kill -9): no need to wait
                     self.fs.remove(self.fs.join(directory, file))
                     removed += 1
             if not self.fs.listdir(directory):

@@ -17,10 +17,10 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
+from . import _gc
 from ._config import Config
 from ._errors import (
     ChkptError,
@@ -302,7 +302,7 @@ class _Run:
     def run_task(self, i: int, args: list[Any]) -> Any:
         stage = self.graph.nodes[i].stage
         try:
-            with _gc_state(self.gc_enabled):  # the user's code runs with the collector as it was
+            with _gc.as_user_left_it(self.gc_enabled):
                 return _compute_task(
                     stage, args, self.store, self.config, self.keys[i], self.meta(i), True
                 )
@@ -461,35 +461,17 @@ def _console_logging(verbose: bool | None) -> None:
         _console_handler = None
 
 
-@contextlib.contextmanager
-def _gc_state(enabled: bool) -> Iterator[None]:
-    """Switch Python's cyclic garbage collector on or off for a block, then restore it.
-
-    chkpt's bookkeeping allocates a few acyclic objects per stage; on big graphs they trigger
-    full collections that rescan the user's whole heap (a third of the time of a cached
-    20,000-stage run, growing with the heap). So walking the graph pauses the collector; stages
-    run with it as it was, and it is never paused while an executor runs stages on threads.
-    """
-    was = gc.isenabled()
-    (gc.enable if enabled else gc.disable)()
-    try:
-        yield
-    finally:
-        (gc.enable if was else gc.disable)()
-
-
 def run(pipeline: Pipeline, config: Config | None = None) -> Result:
     """Run ``pipeline`` under ``config``; see ``Pipeline.run``."""
     _console_logging(config.verbose if config else None)
-    inline = config is None or config.executor is None
-    gc_enabled = gc.isenabled()
-    with _gc_state(False) if inline else contextlib.nullcontext():
+    inline = config is None or config.executor is None  # threads may run stages: no pause then
+    with _gc.paused() if inline else contextlib.nullcontext(gc.isenabled()) as gc_enabled:
         return _Run(pipeline, config, gc_enabled).execute()
 
 
 def plan(pipeline: Pipeline, config: Config | None = None) -> Plan:
     """Dry run: what each stage would do, from metadata only."""
-    with _gc_state(False):
+    with _gc.paused():
         return _plan(pipeline, config)
 
 

@@ -347,3 +347,23 @@ def test_stages_run_with_the_garbage_collector_as_the_user_left_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_concurrent_runs_in_threads_leave_the_collector_enabled():
+    """Overlapping runs share one pause; the last to finish restores the collector."""
+    import gc
+    import threading
+    import time
+
+    def slow_run(i):
+        s = Stage(lambda: time.sleep(0.05 * (i % 3)) or gc.isenabled(), name=f"slow{i}")
+        results.append((() >> s)(Config(store=False)))
+
+    results: list[bool] = []
+    threads = [threading.Thread(target=slow_run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.isenabled()
+    assert results == [True] * 8  # each stage saw the collector on

@@ -86,7 +86,9 @@ def _persist(
                     f"stage {stage.name!r}: cannot write its checkpoint: {exc}"
                 ) from exc
             problem = f"stage {stage.name!r}: cannot write its checkpoint ({exc}); the run goes on with the computed value"
-    else:
+    else:  # not stored: the digest storing would have recorded, so early cutoff still works
+        with contextlib.suppress(Exception):
+            return Store.digest_only(value, stage.serializer, config.safe), None, ""
         problem = ""
     return "value:" + (fingerprint_value(value) or uuid.uuid4().hex), None, problem
 

@@ -419,15 +419,7 @@ class Store:
         """Write a checkpoint: payload first, then the metadata that points to it."""
         if not _KEY.match(key):
             raise ValueError(f"bad checkpoint key {key!r}")
-        if serializer is not None:
-            candidates = [get_serializer(serializer)]
-        else:  # the best one that accepts the value, falling back if it cannot write it after all
-            candidates = [
-                s for s in serializers() if (s.safe or not safe_only) and s.accepts(value)
-            ]
-            candidates = candidates or [
-                choose_serializer(value, safe_only)
-            ]  # raises, naming the type
+        candidates = _candidates(value, serializer, safe_only)
         args = (stage, key, value, fingerprint, inputs, compute_seconds, extra)
         *fallbacks, last = candidates
         for ser in fallbacks:
@@ -520,15 +512,12 @@ class Store:
     def digest_only(
         value: Any, serializer: str | Serializer | None = None, safe_only: bool = False
     ) -> str:
-        """The digest ``save`` would record, without writing anything."""
-        ser = (
-            get_serializer(serializer)
-            if serializer is not None
-            else choose_serializer(value, safe_only)
-        )
-        writer = _HashingWriter(_Null())  # type: ignore[arg-type]
-        ser.dump(value, writer)  # type: ignore[arg-type]
-        return f"{ser.id}:{writer.hasher.hexdigest()}"
+        """The digest ``save`` would record, without writing anything (same serializer choice)."""
+        *fallbacks, last = _candidates(value, serializer, safe_only)
+        for ser in fallbacks:
+            with contextlib.suppress(Exception):
+                return _digest_of(value, ser)
+        return _digest_of(value, last)
 
     # -- removing ------------------------------------------------------------------------------
 
@@ -604,6 +593,23 @@ class Store:
     def _older(self, directory: str, file: str, now: float, grace: float) -> bool:
         mtime = self.fs.mtime(self.fs.join(directory, file))
         return mtime is None or now - mtime >= grace
+
+
+def _candidates(
+    value: Any, serializer: str | Serializer | None, safe_only: bool
+) -> list[Serializer]:
+    """The serializer asked for, or every one that accepts the value, best first: the best may
+    still fail to write it (JSON and a lone surrogate), and the next one then takes over."""
+    if serializer is not None:
+        return [get_serializer(serializer)]
+    found = [s for s in serializers() if (s.safe or not safe_only) and s.accepts(value)]
+    return found or [choose_serializer(value, safe_only)]  # raises, naming the type
+
+
+def _digest_of(value: Any, ser: Serializer) -> str:
+    writer = _HashingWriter(_Null())  # type: ignore[arg-type]
+    ser.dump(value, writer)  # type: ignore[arg-type]
+    return f"{ser.id}:{writer.hasher.hexdigest()}"
 
 
 _RACY_NS = 2_000_000_000

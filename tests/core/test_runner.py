@@ -137,6 +137,16 @@ def test_recomputed_upstream_with_same_data_lets_consumers_hit(calls):
     assert calls.counts == {"source": 1, "middle": 1}
 
 
+def test_an_upstream_recomputed_without_storing_still_lets_consumers_hit(calls):
+    source, middle, sink = chain(calls)
+    pipeline = source >> middle >> sink
+    pipeline()
+    calls.reset()
+    run = pipeline.run(Config(load=["sink"], store=["sink"]))  # source, middle: computed, not stored
+    assert run.actions() == {"source": "computed", "middle": "computed", "sink": "loaded"}
+    assert calls.counts == {"source": 1, "middle": 1}
+
+
 def test_old_entries_are_kept_so_switching_back_hits(calls):
     source, middle, sink = chain(calls, value=1)
     (source >> sink)()

@@ -602,8 +602,15 @@ def _candidates(
     still fail to write it (JSON and a lone surrogate), and the next one then takes over."""
     if serializer is not None:
         return [get_serializer(serializer)]
-    found = [s for s in serializers() if (s.safe or not safe_only) and s.accepts(value)]
+    found = [s for s in serializers() if (s.safe or not safe_only) and _accepts(s, value)]
     return found or [choose_serializer(value, safe_only)]  # raises, naming the type
+
+
+def _accepts(ser: Serializer, value: Any) -> bool:
+    try:
+        return bool(ser.accepts(value))
+    except Exception:  # a user serializer's check that fails: it does not take this value
+        return False
 
 
 def _digest_of(value: Any, ser: Serializer) -> str:

@@ -182,3 +182,24 @@ def test_a_value_json_cannot_write_falls_back_to_the_next_serializer(tmp_path):
     pipeline(Config(dir=tmp_path))
     assert chkpt.open_store(tmp_path).entries("odd_text")[0].serializer == "pickle"
     assert pipeline(Config(dir=tmp_path, load=True)) == value
+
+
+def test_a_user_serializer_whose_check_raises_is_skipped(tmp_path):
+    class Fussy:
+        id, ext, safe = "fussy", "bin", True
+
+        def accepts(self, value):
+            raise RuntimeError("cannot decide")
+
+        def dump(self, value, out):
+            raise AssertionError("never called")
+
+        def load(self, src):
+            raise AssertionError("never called")
+
+    chkpt.register_serializer(Fussy())
+    try:
+        assert (() >> Stage(lambda: [1, 2], name="plain"))(Config(dir=tmp_path)) == [1, 2]
+        assert chkpt.open_store(tmp_path).entries("plain")[0].serializer == "json"
+    finally:
+        _serializers._USER.clear()

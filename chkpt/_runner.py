@@ -80,12 +80,13 @@ def _persist(
             if config.strict:
                 raise
             problem = f"{exc} (the run goes on with the computed value; Config(strict=True) makes this an error)"
-        except OSError as exc:
+        except Exception as exc:  # disk full, read-only, a remote store's own errors...
+            reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
             if config.strict:
                 raise ChkptError(
-                    f"stage {stage.name!r}: cannot write its checkpoint: {exc}"
+                    f"stage {stage.name!r}: cannot write its checkpoint: {reason}"
                 ) from exc
-            problem = f"stage {stage.name!r}: cannot write its checkpoint ({exc}); the run goes on with the computed value"
+            problem = f"stage {stage.name!r}: cannot write its checkpoint ({reason}); the run goes on with the computed value"
     else:  # not stored: the digest storing would have recorded, so early cutoff still works
         with contextlib.suppress(Exception):
             return Store.digest_only(value, stage.serializer, config.safe), None, ""

@@ -142,7 +142,9 @@ def test_an_upstream_recomputed_without_storing_still_lets_consumers_hit(calls):
     pipeline = source >> middle >> sink
     pipeline()
     calls.reset()
-    run = pipeline.run(Config(load=["sink"], store=["sink"]))  # source, middle: computed, not stored
+    run = pipeline.run(
+        Config(load=["sink"], store=["sink"])
+    )  # source, middle: computed, not stored
     assert run.actions() == {"source": "computed", "middle": "computed", "sink": "loaded"}
     assert calls.counts == {"source": 1, "middle": 1}
 
@@ -377,3 +379,21 @@ def test_concurrent_runs_in_threads_leave_the_collector_enabled():
         t.join()
     assert gc.isenabled()
     assert results == [True] * 8  # each stage saw the collector on
+
+
+def test_any_store_failure_warns_and_returns_the_computed_value(monkeypatch, tmp_path):
+    """A remote store can fail with its own exception types, not only OSError."""
+    from chkpt import _store
+
+    class RemoteError(Exception):
+        pass
+
+    def failing_save(self, *args, **kwargs):
+        raise RemoteError("bucket says no")
+
+    monkeypatch.setattr(_store.Store, "save", failing_save)
+    one = Stage(lambda: 1, name="one")
+    with pytest.warns(chkpt.StoreWarning, match=r"'one'.*RemoteError: bucket says no"):
+        assert (() >> one)(Config(dir=tmp_path)) == 1
+    with pytest.raises(chkpt.ChkptError, match="'one'.*bucket says no"):
+        (() >> one)(Config(dir=tmp_path, strict=True))

@@ -56,7 +56,8 @@ _MISSING: Any = _Missing()
 
 def _naming(stage: str, exc: BaseException) -> str:
     """The error's message, prefixed with the stage unless it already names it."""
-    return str(exc) if repr(stage) in str(exc) else f"stage {stage!r}: {exc}"
+    text = str(exc) if isinstance(exc, (ChkptError, OSError)) else f"{type(exc).__name__}: {exc}"
+    return text if repr(stage) in text else f"stage {stage!r}: {text}"
 
 
 class _Ref:
@@ -214,11 +215,12 @@ class _Run:
         stage = self.graph.nodes[i].stage
         if not self.config.loads(stage):
             return None
+        key = self.key(i)
         try:
-            return self.store.lookup(stage.name, self.key(i))
-        except OSError as exc:
+            return self.store.lookup(stage.name, key)
+        except Exception as exc:  # an unreadable dir, a remote store's own errors: recompute
             warnings.warn(
-                f"chkpt: stage {stage.name!r}: cannot read checkpoints ({exc}); recomputing",
+                f"chkpt: stage {stage.name!r}: cannot read checkpoints ({exc!r}); recomputing",
                 StoreWarning,
                 stacklevel=4,
             )
@@ -262,7 +264,7 @@ class _Run:
         start = time.perf_counter()
         try:
             self.values[i] = self.store.load(entry, mmap=self.config.mmap)
-        except (CorruptCheckpointError, UnsafeStoreError, OSError) as exc:
+        except Exception as exc:  # damaged, unsafe, unreadable: never loaded, recomputed
             warnings.warn(
                 f"chkpt: {_naming(entry.stage, exc)}; recomputing", StoreWarning, stacklevel=4
             )

@@ -235,7 +235,7 @@ class _Run:
             return "not in Config.load"
         try:
             latest = self.store.latest(stage.name)
-        except OSError:
+        except Exception:  # only an explanation: never fail a run for it
             latest = None
         if latest is None:
             return "no checkpoint"

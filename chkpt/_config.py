@@ -74,6 +74,19 @@ class Config:
         """The checkpoint directory this config uses."""
         return os.fspath(self.dir) if self.dir is not None else default_dir()
 
+    def unknown_names(self, stages: Collection[str]) -> dict[str, list[str]]:
+        """Names in ``load``/``store``/``force`` that are not among ``stages`` (likely typos)."""
+        unknown = {}
+        for field in ("load", "store", "force"):
+            selection = getattr(self, field)
+            if isinstance(selection, bool):
+                continue
+            names = [s.name if isinstance(s, Stage) else str(s) for s in selection]
+            missing = [n for n in names if n not in stages]
+            if missing:
+                unknown[field] = missing
+        return unknown
+
     def loads(self, stage: Stage) -> bool:
         return _selects(self.load, stage) and not self.forces(stage)
 

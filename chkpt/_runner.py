@@ -153,6 +153,13 @@ class _Run:
             if sig not in checked:
                 stage.check_inputs(len(g.inputs[i]), g.where(i))
                 checked.add(sig)
+        names = {node.stage.name for node in g.nodes}
+        for field, missing in self.config.unknown_names(names).items():
+            warnings.warn(
+                f"chkpt: Config.{field} names {', '.join(map(repr, missing))}, not a stage of this "
+                f"pipeline (its stages: {', '.join(sorted(names))})",
+                stacklevel=4,
+            )
         self.store = Store(
             self.config.path,
             keep=self.config.keep,

@@ -397,3 +397,11 @@ def test_any_store_failure_warns_and_returns_the_computed_value(monkeypatch, tmp
         assert (() >> one)(Config(dir=tmp_path)) == 1
     with pytest.raises(chkpt.ChkptError, match="'one'.*bucket says no"):
         (() >> one)(Config(dir=tmp_path, strict=True))
+
+
+def test_a_config_naming_an_unknown_stage_warns(calls):
+    source, middle, sink = chain(calls)
+    with pytest.warns(
+        UserWarning, match=r"Config.load names 'sinc', not a stage.*middle, sink, source"
+    ):
+        (source >> middle >> sink)(Config(load=["sinc", middle]))

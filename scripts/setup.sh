@@ -9,8 +9,13 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]} with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    for attempt in 1 2 3; do  # a mirror hiccup should not fail a whole CI run
+      if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; then
+        break
+      fi
+      [ "$attempt" = 3 ] && { echo "setup: apt-get failed 3 times" >&2; exit 1; }
+      sleep 10
+    done
   else
     echo "setup: missing ${need[*]}; install them with your package manager (browser and graph tests will skip)" >&2
   fi

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
+
+
+def _fail_skips_in_ci(report) -> None:
+    """In CI every test must run: a skip there (a missing browser, Graphviz, package) fails."""
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped in CI, where everything it needs is installed: {report.longrepr}"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    _fail_skips_in_ci((yield).get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    _fail_skips_in_ci((yield).get_result())  # a module-level importorskip
 
 
 @pytest.fixture(autouse=True)

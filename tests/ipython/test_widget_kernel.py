@@ -111,14 +111,6 @@ FEATURES = _stage("features", "features = [x * N for x in raw]")
 TOTAL = _stage("total", "total = sum(features)")
 
 
-@pytest.fixture
-def real_session():
-    import chkpt_ipython
-
-    if not hasattr(chkpt_ipython, "load_ipython_extension"):
-        pytest.skip("the notebook extension (chkpt_ipython) is not there yet")
-
-
 def _runs(workdir: Path) -> list[str]:
     path = workdir / "runs.txt"
     return path.read_text().split() if path.exists() else []
@@ -130,7 +122,7 @@ def _start(k: Kernel) -> None:
     k.run("import chkpt_ipython._widget\nw = chkpt_ipython._widget.widget()\ndisplay(w)")
 
 
-def test_widget_follows_a_real_notebook(tmp_path, real_session):
+def test_widget_follows_a_real_notebook(tmp_path):
     env = {"CHKPT_DIR": str(tmp_path / "ckpt")}
     with Kernel(tmp_path, env) as k:
         _start(k)
@@ -165,7 +157,7 @@ def test_widget_follows_a_real_notebook(tmp_path, real_session):
         assert k.json("chkpt_ipython._session.session().status()[2]['state']") == "missing"
 
 
-def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path, real_session):
+def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path):
     env = {"CHKPT_DIR": str(tmp_path / "ckpt")}
     with Kernel(tmp_path, env) as k:
         _start(k)
@@ -213,7 +205,7 @@ def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path, real_session)
         assert {s[0] for s in k.json(STATES).values()} == {"missing"}
 
 
-def test_without_graphviz_the_kernel_shows_a_table(tmp_path, real_session):
+def test_without_graphviz_the_kernel_shows_a_table(tmp_path):
     """With no `dot` on the kernel's PATH the widget shows the table and one install line."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -234,7 +226,7 @@ def test_without_graphviz_the_kernel_shows_a_table(tmp_path, real_session):
         assert "<table" in html and "install Graphviz" in html
 
 
-def test_running_and_failed_states_and_the_magic(tmp_path, real_session):
+def test_running_and_failed_states_and_the_magic(tmp_path):
     env = {"CHKPT_DIR": str(tmp_path / "ckpt")}
     with Kernel(tmp_path, env) as k:
         _start(k)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._extras import needs
 from ._session import NotebookSession, session
 
 __all__ = [
@@ -36,7 +37,8 @@ _registered: dict[int, Any] = {}
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and start the notebook session (``%load_ext chkpt_ipython``)."""
-    from ._magics import ChkptMagics
+    with needs("%load_ext chkpt_ipython"):
+        from ._magics import ChkptMagics
 
     if id(ipython) in _registered:
         return
@@ -62,32 +64,38 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 def status() -> list[dict[str, Any]]:
     """One dict per stage cell (``stage``, ``state`` in cached/stale/missing/running/failed, ...)."""
-    return session().status()
+    return _session().status()
 
 
 def clear(stage: str | None = None) -> int:
     """Delete the checkpoints of one stage, or all of this notebook's; returns how many."""
-    return session().clear(stage)
+    return _session().clear(stage)
 
 
 def checkpoint_dir(path: str | os.PathLike | None = None) -> Path:
     """This notebook's checkpoint directory; with ``path``, use that one from now on."""
-    sess = session()
+    sess = _session()
     return sess.set_dir(path) if path is not None else sess.directory
 
 
 def options(stage: str) -> dict[str, bool]:
     """A stage's switches: ``{"load": bool, "store": bool}``."""
-    return session().options(stage)
+    return _session().options(stage)
 
 
 def set_options(stage: str, load: bool | None = None, store: bool | None = None) -> None:
     """Switch loading/storing of one stage; applies the next time its cell runs."""
-    session().set_options(stage, load=load, store=store)
+    _session().set_options(stage, load=load, store=store)
 
 
 def widget() -> Any:
     """The pipeline widget of this notebook (needs the ``ipython`` extra: ipywidgets, graphviz)."""
-    from ._widget import widget as make_widget
+    with needs("chkpt_ipython.widget()"):
+        from ._widget import widget as make_widget
 
-    return make_widget(session())
+        return make_widget(_session())
+
+
+def _session() -> NotebookSession:
+    with needs("chkpt_ipython"):
+        return session()

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ._extras import needs
+
 __all__ = ["REPORT_ENV", "RunResult", "read_report", "run_notebook"]
 
 REPORT_ENV = "CHKPT_IPYTHON_REPORT"
@@ -63,8 +65,9 @@ def run_notebook(
     env: dict[str, str] | None = None,
 ) -> RunResult:
     """Execute ``notebook`` top to bottom in a fresh kernel, write it executed, report stages."""
-    import nbclient
-    import nbformat
+    with needs("running a notebook headless"):
+        import nbclient
+        import nbformat
 
     path = Path(notebook).resolve()
     out = Path(output).resolve() if output else default_output(path)

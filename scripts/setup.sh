@@ -22,6 +22,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q --upgrade 'pip>=25.1'  # 25.1: `--group` (PEP 735 dependency groups)
+.venv/bin/python - <<'PY'
+import sys
+from importlib.metadata import version
+
+pip = tuple(int(part) for part in version("pip").split(".")[:2])
+sys.exit(0 if pip >= (25, 1) else f"setup: pip {version('pip')} cannot install dependency groups (needs >= 25.1)")
+PY
+# every extra, plus the `dev` dependency group (test and build tools; not a user-facing extra)
+.venv/bin/python -m pip install -q -e '.[all]' --group dev
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ._config import Config, default_dir
     from ._errors import (
         ChkptError,
+        ChkptWarning,
+        ConfigWarning,
         CorruptCheckpointError,
         InputCountError,
         SerializationError,
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Config": "_config", "default_dir": "_config",
-    "ChkptError": "_errors", "CorruptCheckpointError": "_errors", "InputCountError": "_errors",
+    "ChkptError": "_errors", "ChkptWarning": "_errors", "ConfigWarning": "_errors",
+    "CorruptCheckpointError": "_errors", "InputCountError": "_errors",
     "SerializationError": "_errors", "StoreWarning": "_errors", "UnsafeStoreError": "_errors",
     "Event": "_events",
     "fingerprint_code": "_fingerprint", "fingerprint_source": "_fingerprint",
@@ -48,7 +51,7 @@ _WHERE = {
 }  # fmt: skip
 
 __all__ = [
-    "ChkptError", "Config", "CorruptCheckpointError", "Entry", "Event", "InputCountError",
+    "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry", "Event", "InputCountError",
     "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
     "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",

@@ -1,9 +1,15 @@
-"""One exception hierarchy for chkpt; every error names the stage it is about."""
+"""One exception hierarchy and one warning hierarchy for chkpt; each names the stage it is about.
+
+Filter every chkpt warning at once with ``warnings.simplefilter("ignore", chkpt.ChkptWarning)``,
+or turn them into errors in tests with ``-W error::chkpt.ChkptWarning``.
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "ChkptError",
+    "ChkptWarning",
+    "ConfigWarning",
     "CorruptCheckpointError",
     "InputCountError",
     "SerializationError",
@@ -32,5 +38,16 @@ class UnsafeStoreError(ChkptError, PermissionError):
     """Refusing to unpickle from a directory or file that other users can write."""
 
 
-class StoreWarning(UserWarning):
-    """A checkpoint could not be written or read; the run goes on with the computed value."""
+class ChkptWarning(UserWarning):
+    """Base class of every warning chkpt emits; each is attributed to the user's line."""
+
+
+class StoreWarning(ChkptWarning):
+    """A checkpoint could not be written or read; the run goes on with the computed value.
+
+    The message always names the stage.
+    """
+
+
+class ConfigWarning(ChkptWarning):
+    """A Config names something the pipeline does not have (a typo in ``load``/``store``/``force``)."""

@@ -60,6 +60,15 @@ def _naming(stage: str, exc: BaseException) -> str:
     return text if repr(stage) in text else f"stage {stage!r}: {text}"
 
 
+def _short_repr(value: Any) -> str:
+    """A bound parameter as ``chkpt info`` shows it (bounded: arrays and frames are cut short)."""
+    import reprlib
+
+    short = reprlib.Repr()  # keyword arguments only from Python 3.12
+    short.maxstring = short.maxother = 60
+    return short.repr(value)
+
+
 class _Ref:
     """A stored value handed to a remote worker by reference, so data never travels via the client."""
 
@@ -216,7 +225,8 @@ class _Run:
             f"{p}:{self.graph.nodes[j].stage.name}": self.digests[j]
             for p, j in enumerate(self.graph.inputs[i])
         }
-        return {"fingerprint": fp, "inputs": inputs, "extra": {"params": params}}
+        bound = {k: _short_repr(v) for k, v in self.graph.nodes[i].stage.params.items()}
+        return {"fingerprint": fp, "inputs": inputs, "extra": {"params": params, "bound": bound}}
 
     def lookup(self, i: int) -> Entry | None:
         stage = self.graph.nodes[i].stage

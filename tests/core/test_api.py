@@ -16,7 +16,8 @@ from chkpt import Stage
 def test_exports_are_curated():
     assert sorted(chkpt.__all__) == sorted(
         [
-            "ChkptError", "Config", "CorruptCheckpointError", "Entry", "Event", "InputCountError",
+            "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry",
+            "Event", "InputCountError",
             "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
             "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
             "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",

@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 import chkpt
-from chkpt import Config, Stage, _store
+from chkpt import Config, Stage, _integrity, _store
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -104,9 +104,9 @@ def test_corrupt_metadata_is_reported_not_raised(tmp_path):
 
 
 def test_retention_keeps_the_newest_entries(tmp_path):
-    store = chkpt.open_store(tmp_path, keep=2)
-    for i in range(4):
-        store.save("s", f"{i:032x}", i)
+    for i in range(4):  # four runs, each with its own store
+        chkpt.open_store(tmp_path, keep=2).save("s", f"{i:032x}", i)
+    store = chkpt.open_store(tmp_path)
     assert sorted(e.key for e in store.entries("s")) == [f"{2:032x}", f"{3:032x}"]
     assert len(os.listdir(tmp_path / "s")) == 4  # two entries, two files each
 
@@ -114,7 +114,8 @@ def test_retention_keeps_the_newest_entries(tmp_path):
 def test_gc_removes_orphans_and_temps(tmp_path):
     store = chkpt.open_store(tmp_path)
     store.save("s", KEY, 1)
-    (tmp_path / "s" / ".abandoned.tmp").write_bytes(b"half")
+    (tmp_path / "s" / ".999999999@elsewhere-a1b2c3d4.tmp").write_bytes(b"half")
+    (tmp_path / "s" / ".editor.tmp").write_bytes(b"not ours")  # another program's: kept
     (tmp_path / "s" / f"{'e' * 32}.{'0' * 16}.json").write_bytes(b"1")
     assert store.gc(grace=0) == 2
     assert store.lookup("s", KEY) is not None
@@ -144,12 +145,12 @@ def test_chkpt_dir_environment_variable(monkeypatch, tmp_path):
 def test_mmap_hits_are_verified_once_per_file_version(tmp_path, monkeypatch):
     import numpy as np
 
-    monkeypatch.setattr(chkpt._store, "_RACY_NS", 0)  # trust timestamps at once, for the test
+    monkeypatch.setattr(_integrity, "RACY_NS", 0)  # trust timestamps at once, for the test
     store = chkpt.open_store(tmp_path)
     entry = store.save("arr", KEY, np.arange(1000.0))
     first = store.load(entry, mmap=True)
     assert isinstance(first, np.memmap) and first[999] == 999.0
-    assert entry.path in _store._VERIFIED  # a repeat hit costs a stat, not a re-hash
+    assert entry.path in _integrity.VERIFIED  # a repeat hit costs a stat, not a re-hash
     assert store.load(entry, mmap=True)[5] == 5.0
     del first
     time.sleep(0.05)  # past the timestamp granularity

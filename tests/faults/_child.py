@@ -144,21 +144,21 @@ def _maybe_kill(point: str) -> None:
 
 def install_kill_points() -> None:
     """Wrap the store's real file operations so the process can die exactly between them."""
-    from chkpt import _fs, _store
+    from chkpt import _fs, _integrity
 
     real_commit = _fs.LocalFS.commit
     calls = {"n": 0}
 
-    def commit(self: Any, f: Any, tmp: str, dst: str) -> None:
+    def commit(self: Any, temp: Any, dst: str) -> None:
         calls["n"] += 1
         what = "meta" if dst.endswith(".meta.json") else "payload"
         _maybe_kill(f"{what}_written")
-        real_commit(self, f, tmp, dst)
+        real_commit(self, temp, dst)
         _maybe_kill(f"{what}_renamed")
 
     _fs.LocalFS.commit = commit  # type: ignore[method-assign]
 
-    real_write = _store._HashingWriter.write
+    real_write = _integrity.HashingWriter.write
 
     def write(self: Any, data: Any) -> int:
         if _due("dump"):  # die with half of this write on disk
@@ -167,7 +167,7 @@ def install_kill_points() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return real_write(self, data)
 
-    _store._HashingWriter.write = write  # type: ignore[method-assign]
+    _integrity.HashingWriter.write = write  # type: ignore[method-assign]
 
 
 def check_store(

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._config import default_dir
-from ._store import META_SUFFIX, Entry, Store, open_store
+from ._layout import META_SUFFIX
+from ._store import Entry, Store, open_store
 from ._version import __version__
 
 __all__ = ["main"]
@@ -51,16 +52,27 @@ def _is_store(path: str) -> bool:
     return False
 
 
+def _mine(entry: os.DirEntry[str]) -> bool:
+    """Another user's folder in a shared dir is never taken for one of our stores."""
+    try:
+        return not hasattr(os, "getuid") or entry.stat(follow_symlinks=False).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
 def stores(root: str) -> list[tuple[str, Store]]:
     """``root``'s store, then the per-notebook stores one level below it, as ``(label, store)``."""
     found = [("", open_store(root))]
     if "://" in root or not os.path.isdir(root):
         return found
+    own = os.path.realpath(found[0][1].root)  # <dir>/chkpt-<uid> when others can write dir
     with os.scandir(root) as children:
         for child in sorted(children, key=lambda c: c.name):
             if (
                 child.is_dir(follow_symlinks=False)
                 and not child.name.startswith(".")
+                and os.path.realpath(child.path) != own
+                and _mine(child)
                 and _is_store(child.path)
             ):
                 found.append((child.name, open_store(child.path)))

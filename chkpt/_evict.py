@@ -1,4 +1,4 @@
-"""Which checkpoints to evict: beyond ``keep`` per stage, unused for longer than an age, and the
+"""Which checkpoints to evict: beyond ``keep`` per lineage, unused for longer than an age, and the
 least recently used until the store fits a size budget (``chkpt gc --max-size 10G --older-than 30d``).
 
 Last use is the payload file's access time where the filesystem records one (Linux's default
@@ -10,12 +10,13 @@ reads its payload; a hit whose value is not needed reads only metadata and does 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 from collections.abc import Iterable
 
-from ._store import META_SUFFIX, Entry, Store
+from ._housekeeping import beyond_keep
+from ._layout import META_SUFFIX, safe_name
+from ._store import Entry, Store
 
 __all__ = ["Freed", "collect", "last_used", "parse_age", "parse_size", "select"]
 
@@ -49,13 +50,8 @@ def parse_age(text: str) -> float:
 
 def last_used(store: Store, entry: Entry) -> float:
     """When ``entry``'s value was last read (or written): see the module docstring."""
-    local = store.fs.local_path(entry.path)
-    if local is not None:
-        try:
-            return max(entry.created, os.stat(local).st_atime)
-        except OSError:
-            pass
-    return entry.created
+    info = store.fs.info(safe_name(entry.stage), entry.payload)
+    return max(entry.created, info.atime) if info is not None else entry.created
 
 
 def select(
@@ -67,18 +63,14 @@ def select(
     max_size: int | None = None,
     now: float | None = None,
 ) -> list[Entry]:
-    """The entries to evict, least recently used first. ``keep=0`` sets no per-stage limit (as
-    ``Config(keep=0)``); the newest ``keep`` entries of a stage may still go for age or size."""
+    """The entries to evict, least recently used first. ``keep=0`` sets no per-lineage limit (as
+    ``Config(keep=0)``); the newest ``keep`` entries of a lineage may still go for age or size."""
     now = time.time() if now is None else now
     used = {id(e): (last_used(store, e), e.created) for e in entries}
     by_use = sorted((e for e in entries), key=lambda e: used[id(e)])
     chosen: dict[int, Entry] = {}
-    if keep > 0:
-        per_stage: dict[str, list[Entry]] = {}
-        for e in sorted(by_use, key=lambda e: e.created, reverse=True):
-            per_stage.setdefault(e.stage, []).append(e)
-        for stage_entries in per_stage.values():
-            chosen.update((id(e), e) for e in stage_entries[keep:])
+    if keep > 0:  # per lineage, newest by this host's clock (see _housekeeping)
+        chosen.update((id(e), e) for e in beyond_keep(store, list(by_use), keep))
     if older_than is not None:
         chosen.update((id(e), e) for e in by_use if now - used[id(e)][0] > older_than)
     if max_size is not None:
@@ -103,8 +95,8 @@ class Freed:
 
 
 def _meta_size(store: Store, entry: Entry) -> int:
-    directory = entry.path.rpartition(store.fs.sep)[0]
-    return store.fs.size(store.fs.join(directory, entry.key + META_SUFFIX)) or 0
+    info = store.fs.info(safe_name(entry.stage), entry.key + META_SUFFIX)
+    return info.size if info is not None else 0
 
 
 def collect(
@@ -125,7 +117,7 @@ def collect(
         freed.files += 2  # metadata and payload
         freed.bytes += entry.size + _meta_size(store, entry)
         if not dry_run:
-            store._remove(entry)
+            store.remove(entry)
     if not dry_run:
         freed.other_files = store.gc(keep=None, grace=grace)
     return freed

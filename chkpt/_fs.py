@@ -55,6 +55,7 @@ class NotPrivate(UnsafeStoreError):
 class FileInfo(NamedTuple):
     size: int
     mtime: float  # as this host's filesystem sees it, not as any writer's clock said
+    atime: float  # last read, where the filesystem records it (else the mtime)
     stamp: tuple[int, ...]  # changes whenever the file is replaced or written
 
 
@@ -251,7 +252,7 @@ class LocalFS:
         except OSError:
             return None
         stamp = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        return FileInfo(st.st_size, st.st_mtime, stamp)
+        return FileInfo(st.st_size, st.st_mtime, st.st_atime, stamp)
 
     @contextlib.contextmanager
     def open_read(self, d: str, name: str, private: bool = True) -> Iterator[BinaryIO]:
@@ -409,7 +410,7 @@ class FsspecFS:
             mtime = self.fs.modified(self._path(d, name)).timestamp()
         except (FileNotFoundError, OSError, NotImplementedError, AttributeError):
             mtime = 0.0
-        return FileInfo(size, mtime, ())
+        return FileInfo(size, mtime, mtime, ())
 
     @contextlib.contextmanager
     def open_read(self, d: str, name: str, private: bool = True) -> Iterator[BinaryIO]:

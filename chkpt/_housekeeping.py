@@ -24,31 +24,32 @@ from ._layout import META_SUFFIX, is_lock, is_temp, safe_name
 if TYPE_CHECKING:
     from ._store import Store
 
-__all__ = ["retain", "clear", "gc"]
+__all__ = ["beyond_keep", "clear", "gc", "remove", "retain"]
 
 
-def _by_recency(store: Store, d: str, entries: list[Entry]) -> list[Entry]:
-    """Newest first, by the metadata's mtime on this host's filesystem (then the record's time)."""
-
-    def when(e: Entry) -> tuple[float, float]:
-        info = store.fs.info(d, e.key + META_SUFFIX)
-        return (info.mtime if info is not None else 0.0, e.created)
-
-    return sorted(entries, key=when, reverse=True)
+def _recency(store: Store, entry: Entry) -> tuple[float, float]:
+    """The metadata's mtime on this host's filesystem (then the record's own time)."""
+    info = store.fs.info(safe_name(entry.stage), entry.key + META_SUFFIX)
+    return (info.mtime if info is not None else 0.0, entry.created)
 
 
-def _evictable(store: Store, d: str, entries: list[Entry], keep: int) -> list[Entry]:
+def beyond_keep(store: Store, entries: list[Entry], keep: int) -> list[Entry]:
     """Entries beyond the ``keep`` newest of their lineage, except those this store used."""
     lineages: dict[tuple[str, str, tuple[str, ...]], list[Entry]] = defaultdict(list)
-    for entry in _by_recency(store, d, entries):
+    for entry in sorted(entries, key=lambda e: _recency(store, e), reverse=True):
         lineages[entry.lineage].append(entry)
     return [
-        old for group in lineages.values() for old in group[keep:] if (d, old.key) not in store.used
+        old
+        for group in lineages.values()
+        for old in group[keep:]
+        if (safe_name(old.stage), old.key) not in store.used
     ]
 
 
-def _remove(store: Store, d: str, entry: Entry) -> None:
-    store.fs.remove(d, entry.key + META_SUFFIX)  # unpoint first
+def remove(store: Store, entry: Entry) -> None:
+    """Remove one entry: its metadata first (unpointing it), then its payload."""
+    d = safe_name(entry.stage)
+    store.fs.remove(d, entry.key + META_SUFFIX)
     store.fs.remove(d, entry.payload)
 
 
@@ -57,9 +58,9 @@ def retain(store: Store, d: str) -> int:
     if not store.keep or store.keep <= 0:
         return 0
     entries = _entries_in(store, d)
-    old = _evictable(store, d, entries, store.keep)
+    old = beyond_keep(store, entries, store.keep)
     for entry in old:
-        _remove(store, d, entry)
+        remove(store, entry)
     return len(old)
 
 
@@ -77,7 +78,7 @@ def clear(store: Store, stage: str | None = None) -> int:
     """Remove the entries of one stage (or all), then the temp and lock files chkpt left."""
     entries = store.entries(stage)
     for entry in entries:
-        _remove(store, safe_name(entry.stage), entry)
+        remove(store, entry)
     gc(store, None, stage=stage, grace=0)
     return len(entries)
 
@@ -91,9 +92,9 @@ def gc(store: Store, keep: int | None, *, stage: str | None = None, grace: float
     for d in [safe_name(stage)] if stage is not None else store.stage_dirs():
         entries = [e for e in _entries_in(store, d) if stage is None or e.stage == stage]
         if keep:
-            old = _evictable(store, d, entries, keep)
+            old = beyond_keep(store, entries, keep)
             for entry in old:
-                _remove(store, d, entry)
+                remove(store, entry)
             removed += len(old)
             entries = [e for e in entries if e not in old]
         live = {e.payload for e in entries} | {e.key + META_SUFFIX for e in entries}

@@ -352,6 +352,10 @@ class Store:
 
     # -- removing (see _housekeeping) ------------------------------------------------------------
 
+    def remove(self, entry: Entry) -> None:
+        """Remove one entry (metadata first, so no reader is pointed at a missing payload)."""
+        _housekeeping.remove(self, entry)
+
     def clear(self, stage: str | None = None) -> int:
         """Remove the entries of one stage (or all); returns how many were removed."""
         return _housekeeping.clear(self, stage)

@@ -44,7 +44,7 @@ class _Named:
         return f"{self.name}:{self._h.hexdigest()}"
 
 
-_FAST = None  # resolved lazily so that `import chkpt` never imports xxhash
+_FAST: Any = None  # resolved lazily so that `import chkpt` never imports xxhash
 
 
 def new_hasher() -> Hasher:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._stage import Stage
 
@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline", "Graph", "as_inputs"]
 
+R = TypeVar("R")  # what the pipeline's output stage returns
+R2 = TypeVar("R2")
 
-def as_inputs(other: Any, consumer: Stage) -> tuple[Pipeline, ...]:
+
+def as_inputs(other: Any, consumer: Stage[..., Any]) -> tuple[Pipeline[Any], ...]:
     """Normalise the left side of ``x >> stage`` / right side of ``stage << x`` to input pipelines."""
     items = other if isinstance(other, tuple) else (other,)
     inputs = []
@@ -30,8 +33,10 @@ def as_inputs(other: Any, consumer: Stage) -> tuple[Pipeline, ...]:
     return tuple(inputs)
 
 
-class Pipeline:
+class Pipeline(Generic[R]):
     """A stage applied to the outputs of input pipelines. Call it to run it.
+
+    ``Pipeline[R]``: running it returns what its output stage returns (``R``).
 
     >>> a = Stage(lambda: 2, name="a")
     >>> b = Stage(lambda x: x + 1, name="b")
@@ -41,7 +46,7 @@ class Pipeline:
 
     __slots__ = ("stage", "inputs")
 
-    def __init__(self, stage: Stage, inputs: Iterable[Pipeline] = ()) -> None:
+    def __init__(self, stage: Stage[..., R], inputs: Iterable[Pipeline[Any]] = ()) -> None:
         if not isinstance(stage, Stage):
             raise TypeError(f"Pipeline needs a Stage, got {type(stage).__qualname__}")
         self.stage = stage
@@ -53,7 +58,7 @@ class Pipeline:
 
     # -- building ------------------------------------------------------------------------------
 
-    def __rshift__(self, other: Any) -> Pipeline:
+    def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]:
         if isinstance(other, Stage):
             return Pipeline(other, (self,))
         raise TypeError(
@@ -61,10 +66,10 @@ class Pipeline:
             f"(to combine pipelines, use (p1, p2) >> stage)"
         )
 
-    def __rrshift__(self, other: Any) -> Pipeline:
+    def __rrshift__(self, other: Any) -> Pipeline[Any]:
         raise TypeError("the right side of >> must be a stage, not a pipeline")
 
-    def __lshift__(self, other: Any) -> Pipeline:
+    def __lshift__(self, other: Any) -> Pipeline[Any]:
         raise TypeError(
             f"{self.stage.name!r} is already a pipeline; parenthesise chains of <<, "
             f"e.g. c << (b << a)"
@@ -72,9 +77,10 @@ class Pipeline:
 
     # -- running -------------------------------------------------------------------------------
 
-    def __call__(self, config: Config | None = None) -> Any:
+    def __call__(self, config: Config | None = None) -> R:
         """Run the pipeline and return the final stage's value."""
-        return self.run(config).value
+        value: R = self.run(config).value
+        return value
 
     def run(self, config: Config | None = None) -> Result:
         """Run the pipeline; the result holds the value and a per-stage report."""
@@ -121,7 +127,8 @@ class Pipeline:
         try:
             import graphviz
 
-            return graphviz.Source(self.to_dot()).pipe(format="svg").decode()
+            svg: str = graphviz.Source(self.to_dot()).pipe(format="svg").decode()
+            return svg
         except Exception:  # no package, or no `dot` program
             return None
 

@@ -9,10 +9,26 @@ from ._errors import InputCountError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Generic, ParamSpec, TypeVar
 
     from ._pipeline import Pipeline
     from ._serializers import Serializer
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
+    R2 = TypeVar("R2")
+    WP = ParamSpec("WP")  # wrap() is generic on its own: the class's P, R are not bound there
+    WR = TypeVar("WR")
+
+    class _Generic(Generic[P, R]):
+        """Type checkers see ``Stage[P, R]``: the wrapped function's parameters and result."""
+
+else:  # at run time ``Stage[...]`` is ``Stage``, without importing `typing` (about 10 ms)
+    P = R = None
+
+    class _Generic:
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
 
 # Fingerprinting, serializers and `inspect` are imported on first use: defining stages at import
 # time of a user's module stays cheap.
@@ -47,8 +63,11 @@ def _rebuild(func: Any, name: str, version: Any, serializer: Any, params: dict[s
     return stage
 
 
-class Stage:
+class Stage(_Generic[P, R]):
     """One unit of work: a function plus what identifies its results.
+
+    ``Stage[P, R]`` keeps the wrapped function's signature for type checkers and IDEs: calling
+    a stage is checked like calling its function, and returns what the function returns.
 
     >>> @Stage.wrap()
     ... def double(x):
@@ -59,7 +78,7 @@ class Stage:
 
     def __init__(
         self,
-        func: Callable[..., Any],
+        func: Callable[P, R],
         *,
         name: str | None = None,
         version: str | int | None = None,
@@ -68,7 +87,7 @@ class Stage:
     ) -> None:
         if not callable(func):
             raise TypeError(f"Stage needs a callable, got {type(func).__qualname__}")
-        self.func = func
+        self.func: Callable[P, R] = func
         self.name: str = (
             name if name is not None else getattr(func, "__name__", type(func).__name__)
         )
@@ -90,17 +109,27 @@ class Stage:
         *,
         version: str | int | None = None,
         serializer: str | Serializer | None = None,
-    ) -> Callable[[Callable[..., Any]], Stage]:
+    ) -> Callable[[Callable[WP, WR]], Stage[WP, WR]]:
         """Decorator: ``@Stage.wrap()`` turns a function into a Stage (``stage.func`` is the original)."""
         if callable(name):
             raise TypeError("use @chkpt.Stage.wrap() with parentheses")
 
-        def decorate(func: Callable[..., Any]) -> Stage:
-            return cls(func, name=name, version=version, serializer=serializer)
+        def decorate(func: Callable[WP, WR]) -> Stage[WP, WR]:
+            # `cls`, not Stage: a subclass's wrap() makes the subclass (mypy binds cls to P, R)
+            return cls(func, name=name, version=version, serializer=serializer)  # type: ignore[arg-type, return-value]
 
         return decorate
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the function with the bound parameters (a ``Config`` is not an input: run a pipeline)."""
+        for arg in args:
+            if type(arg).__module__ == "chkpt._config":  # cheaper than importing Config here
+                raise TypeError(
+                    f"stage {self.name!r} was called with a chkpt.Config, but calling a stage calls "
+                    f"its function on its inputs. Run a pipeline with the config instead: "
+                    f"chkpt.Pipeline({self.name})(config) without inputs, (upstream >> "
+                    f"{self.name})(config) with"
+                )
         return self.func(*args, **{**self.params, **kwargs})
 
     def __reduce__(self) -> str | tuple[Any, ...]:
@@ -112,7 +141,7 @@ class Stage:
         """
         owner = _module_attribute(self.func)
         if owner is self:
-            return self.__qualname__
+            return str(self.__qualname__)
         func = owner if isinstance(owner, Stage) and owner.func is self.func else self.func
         return (_rebuild, (func, self.name, self.version, self.serializer, self.params))
 
@@ -120,7 +149,7 @@ class Stage:
         bound = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"<Stage {self.name}{f' ({bound})' if bound else ''}>"
 
-    def bind(self, **params: Any) -> Stage:
+    def bind(self, **params: Any) -> Stage[..., R]:
         """A copy with keyword parameters bound; they are part of its cache key.
 
         >>> @Stage.wrap()
@@ -186,17 +215,17 @@ class Stage:
 
     # -- pipeline operators --------------------------------------------------------------------
 
-    def __rshift__(self, other: Any) -> Pipeline:
+    def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]:
         from ._pipeline import Pipeline
 
         return Pipeline(self) >> other
 
-    def __rrshift__(self, other: Any) -> Pipeline:
+    def __rrshift__(self, other: Any) -> Pipeline[R]:
         from ._pipeline import Pipeline, as_inputs
 
         return Pipeline(self, as_inputs(other, self))
 
-    def __lshift__(self, other: Any) -> Pipeline:
+    def __lshift__(self, other: Any) -> Pipeline[R]:
         from ._pipeline import Pipeline, as_inputs
 
         return Pipeline(self, as_inputs(other, self))

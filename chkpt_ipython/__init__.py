@@ -18,9 +18,13 @@ from typing import Any
 
 from ._extras import needs
 from ._session import NotebookSession, session
+from ._status import StageState, StageStatus, StageSwitches
 
 __all__ = [
     "NotebookSession",
+    "StageState",
+    "StageStatus",
+    "StageSwitches",
     "checkpoint_dir",
     "clear",
     "load_ipython_extension",
@@ -62,7 +66,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     _forget(ipython)
 
 
-def status() -> list[dict[str, Any]]:
+def status() -> list[StageStatus]:
     """One dict per stage cell (``stage``, ``state`` in cached/stale/missing/running/failed, ...)."""
     return _session().status()
 
@@ -72,13 +76,13 @@ def clear(stage: str | None = None) -> int:
     return _session().clear(stage)
 
 
-def checkpoint_dir(path: str | os.PathLike | None = None) -> Path:
+def checkpoint_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """This notebook's checkpoint directory; with ``path``, use that one from now on."""
     sess = _session()
     return sess.set_dir(path) if path is not None else sess.directory
 
 
-def options(stage: str) -> dict[str, bool]:
+def options(stage: str) -> StageSwitches:
     """A stage's switches: ``{"load": bool, "store": bool}``."""
     return _session().options(stage)
 

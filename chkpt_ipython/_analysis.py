@@ -154,7 +154,7 @@ def _scope_nodes(root: ast.AST) -> Iterator[ast.AST]:
     defaults, bases). Assignment values are yielded before their targets.
     """
     if isinstance(root, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
-        if getattr(root, "value", None) is not None:
+        if root.value is not None:
             yield from _scope_nodes(root.value)
         if isinstance(root, ast.AugAssign) and isinstance(root.target, ast.Name):
             yield ast.Name(id=root.target.id, ctx=ast.Load())

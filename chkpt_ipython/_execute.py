@@ -26,6 +26,7 @@ def run_source(shell: Any, source: str, raw: str | None = None) -> Any:
     __tracebackhide__ = True
     tree, filename = _parse(shell, source, raw)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    assert last is None or isinstance(last, ast.Expr)
     glob, loc = shell.user_global_ns, shell.user_ns
     if tree.body:
         exec(shell.compile(tree, filename, "exec"), glob, loc)

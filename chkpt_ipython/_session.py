@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import chkpt
 
@@ -24,6 +24,7 @@ from ._analysis import CellAnalysis
 from ._keys import CellKey, Producer, cell_key, fingerprint_input
 from ._notebook_path import Resolved, resolve_dir
 from ._options import StageOptions
+from ._status import StageState, StageStatus, StageSwitches, ThisSession
 
 __all__ = ["NotebookSession", "StageRecord", "session"]
 
@@ -46,8 +47,8 @@ class StageRecord:
     outputs: tuple[str, ...]
     serializer: str | None = None
     cell_id: str | None = None
-    state: str | None = None  # "running" | "failed" while that is so
-    this_session: str | None = None  # None | "computed" | "loaded"
+    state: Literal["running", "failed"] | None = None  # while that is so
+    this_session: ThisSession = None
     key: str | None = None
     compute_seconds: float | None = None
     load_seconds: float | None = None
@@ -166,9 +167,10 @@ class NotebookSession:
 
     # -- per-stage switches ---------------------------------------------------------------------
 
-    def options(self, stage: str) -> dict[str, bool]:
+    def options(self, stage: str) -> StageSwitches:
         """``{"load": bool, "store": bool}`` for a stage; both on unless switched off."""
-        return self._stage_options.get(stage)
+        switches = self._stage_options.get(stage)
+        return {"load": switches["load"], "store": switches["store"]}
 
     def set_options(self, stage: str, load: bool | None = None, store: bool | None = None) -> None:
         """Switch loading/storing of a stage; persisted, applied when the cell next runs."""
@@ -272,8 +274,8 @@ class NotebookSession:
 
     def register(self, record: StageRecord) -> StageRecord:
         """Add or replace a stage cell; a re-run cell under a new name drops its old record."""
-        for name, old in list(self.stages.items()):
-            if name != record.name and _same_cell(old, record):
+        for name, other in list(self.stages.items()):
+            if name != record.name and _same_cell(other, record):
                 del self.stages[name]
         old = self.stages.get(record.name)
         if old is not None:
@@ -287,15 +289,16 @@ class NotebookSession:
         old = self.stages.get(name)
         return old is not None and None not in (old.cell_id, cell_id) and old.cell_id != cell_id
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[StageStatus]:
         """One record per stage cell, in the order they were first run, computed live."""
         return [self._status_of(record) for record in self.stages.values()]
 
-    def _status_of(self, record: StageRecord) -> dict[str, Any]:
+    def _status_of(self, record: StageRecord) -> StageStatus:
         ck = self.key_of(record, memo=True)
         entry = self.store.lookup(record.name, ck.key) if ck.key else None
         on_disk = entry if entry is not None else self.store.latest(record.name)
-        if record.state in ("running", "failed"):
+        state: StageState
+        if record.state == "running" or record.state == "failed":
             state = record.state
         elif entry is not None:
             state = "cached"
@@ -323,7 +326,9 @@ class NotebookSession:
             "options": self.options(record.name),
         }
 
-    def record_outcome(self, record: StageRecord, outcome: str, seconds: float) -> None:
+    def record_outcome(
+        self, record: StageRecord, outcome: Literal["computed", "loaded", "failed"], seconds: float
+    ) -> None:
         """Finish a stage cell's run: remember it, tell listeners, and log it."""
         record.state = "failed" if outcome == "failed" else None
         if outcome != "failed":

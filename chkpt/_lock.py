@@ -26,11 +26,11 @@ import logging
 import os
 import stat
 import time
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from ._errors import StoreWarning
+from ._warn import warn
 
 try:
     import fcntl
@@ -106,11 +106,11 @@ def _acquire(dfd: int | None, name: str, timeout: float, stage: str, where: str)
             _HELD.discard(fd)
             os.close(fd)
             if time.monotonic() >= deadline:
-                warnings.warn(
-                    f"chkpt: stage {stage!r}: waited {timeout:g}s for the lock {where} held by "
-                    f"another run; computing anyway (set CHKPT_LOCK_TIMEOUT to wait longer)",
+                warn(
+                    f"waited {timeout:g}s for the lock {where} held by another run; computing "
+                    f"anyway (set CHKPT_LOCK_TIMEOUT to wait longer)",
                     StoreWarning,
-                    stacklevel=4,
+                    stage=stage,
                 )
             return None
         if _same_file(fd, dfd, name):

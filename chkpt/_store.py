@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from typing import Any
 
 from . import _housekeeping
@@ -33,6 +32,7 @@ from ._integrity import KEY_RE, Entry, HashingReader, HashingWriter, digest_of, 
 from ._layout import META_LIMIT, META_SUFFIX, safe_name
 from ._lock import LOCK_SUFFIX, default_timeout
 from ._serializers import Serializer, choose_serializer, get_serializer, serializers
+from ._warn import warn
 
 __all__ = ["Entry", "Store", "open_store", "safe_name"]
 
@@ -134,11 +134,10 @@ class Store:
         if path in self._reported:
             return
         self._reported.add(path)
-        warnings.warn(
-            f"chkpt: stage {stage!r}: ignoring corrupt checkpoint {path}: {why}; "
-            f"it will be recomputed",
+        warn(
+            f"ignoring corrupt checkpoint {path}: {why}; it will be recomputed",
             StoreWarning,
-            stacklevel=4,
+            stage=stage,
         )
 
     def load(self, entry: Entry, *, mmap: bool = False, safe_only: bool | None = None) -> Any:

@@ -24,7 +24,9 @@ def test_calling_a_stage_with_a_config_is_a_type_error(calls):
         calls("download")
         return 1
 
-    with pytest.raises(TypeError, match=r"stage 'download' was called with a chkpt.Config.*Pipeline"):
+    with pytest.raises(
+        TypeError, match=r"stage 'download' was called with a chkpt.Config.*Pipeline"
+    ):
         download(chkpt.Config())
     assert calls["download"] == 0
     assert chkpt.Pipeline(download)(chkpt.Config()) == 1  # what the message suggests works

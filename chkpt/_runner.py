@@ -101,7 +101,11 @@ def _persist(
         with contextlib.suppress(Exception):
             return Store.digest_only(value, stage.serializer, config.safe), None, ""
         problem = ""
-    return "value:" + (fingerprint_value(value) or uuid.uuid4().hex), None, problem
+    try:
+        fp = fingerprint_value(value)
+    except Exception:  # a value nothing can serialize (a polars Object column): unique to this run
+        fp = None
+    return "value:" + (fp or uuid.uuid4().hex), None, problem
 
 
 class _Outcome(NamedTuple):

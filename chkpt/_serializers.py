@@ -1,8 +1,11 @@
 """How values become bytes and back, exactly.
 
 A value is written as JSON only if it reads back equal and of the same types; numpy arrays go to
-``.npy``, plain pandas frames to Parquet (when pyarrow is installed), everything else to pickle
-protocol 5. Users can register their own serializers; the first one that accepts a value wins.
+``.npy``; pyarrow, polars and pandas frames to Arrow IPC (``_arrow``), scipy.sparse to ``.npy``
+components (``_sparse``), PIL images to PNG (``_image``), when each round-trips exactly; everything
+else to pickle protocol 5. The first serializer that accepts a value wins, in this order: those
+registered with ``register_serializer``, then those other packages declare in the
+``chkpt.serializers`` entry-point group (loaded once, on first use), then the built-in ones.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import json
 import math
 import mmap
 import pickle
+import threading
+import warnings
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from ._errors import SerializationError
+from ._arrow import ArrowSerializer
+from ._errors import SerializationError, StoreWarning
+from ._image import PNGSerializer
+from ._sparse import SparseSerializer
 
 __all__ = [
     "Serializer",
@@ -264,15 +272,61 @@ class PickleSerializer:
 _BUILTIN: list[Serializer] = [
     JSONSerializer(),
     NpySerializer(),
-    ParquetSerializer(),
+    ArrowSerializer(),
+    SparseSerializer(),
+    PNGSerializer(),
+    ParquetSerializer(),  # no longer chosen (Arrow accepts all it did); loads older checkpoints
     PickleSerializer(),
 ]
 _USER: list[Serializer] = []
+_PLUGINS: list[Serializer] | None = None
+_PLUGINS_LOCK = threading.Lock()
+ENTRY_POINT_GROUP = "chkpt.serializers"
 
 
 def serializers() -> list[Serializer]:
-    """All serializers, in the order they are tried: user-registered first."""
-    return [*_USER, *_BUILTIN]
+    """All serializers, in the order they are tried: registered, then plugins, then built-in."""
+    return [*_USER, *_plugins(), *_BUILTIN]
+
+
+def _plugins() -> list[Serializer]:
+    """Serializers other packages declare under the ``chkpt.serializers`` entry-point group.
+
+    Read once per process, on first use (not at import: scanning installed distributions costs
+    milliseconds). An entry point names a serializer object, a class or a factory; one that fails
+    to load or is not a serializer is skipped with a warning naming it, never a failed run."""
+    global _PLUGINS
+    if _PLUGINS is not None:
+        return _PLUGINS
+    with _PLUGINS_LOCK:
+        if _PLUGINS is None:
+            _PLUGINS = []  # a plugin that asks for serializers() while loading sees none
+            _PLUGINS = _load_plugins()
+    return _PLUGINS
+
+
+def _load_plugins() -> list[Serializer]:
+    from importlib.metadata import entry_points
+
+    found: list[Serializer] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Serializer)):
+                obj = obj()  # a class or a factory
+            if not isinstance(obj, Serializer):
+                raise TypeError(f"{obj!r} lacks id/ext/safe/accepts/dump/load")
+        except Exception as exc:
+            dist = getattr(ep.dist, "name", None) or "?"
+            warnings.warn(
+                f"chkpt: skipping serializer plugin {ep.name!r} ({ep.value}, from {dist}): "
+                f"{type(exc).__name__}: {exc}",
+                StoreWarning,
+                stacklevel=4,
+            )
+            continue
+        found.append(obj)
+    return found
 
 
 def register_serializer(serializer: Serializer) -> Serializer:

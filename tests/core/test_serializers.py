@@ -92,7 +92,7 @@ EXPECTED = {
     "big_int": "json",
     "array": "npy",
     "fortran": "npy",
-    "frame": "parquet",
+    "frame": "arrow",
     "tuple": "pickle",
     "nan": "pickle",
 }

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import chkpt
 from chkpt import Config, Stage
@@ -20,7 +21,9 @@ VALUES = {
     "json": {"a": [1, 2.5, "x"], "b": None},
     "npy": np.arange(50_000, dtype=np.float64),
     "pickle": {"t": (1, 2), "s": {3}, "blob": b"\x00\x01" * 5000},
-    "parquet": pd.DataFrame({"a": range(2000), "b": [0.5] * 2000}),
+    "parquet": pd.DataFrame({"a": range(2000), "b": [0.5] * 2000}),  # now Arrow IPC
+    "arrow": pd.DataFrame({"b": [0.5] * 2000}, index=pd.date_range("2024", periods=2000, tz="UTC")),
+    "sparse": sp.random(200, 200, density=0.05, format="csr", random_state=0),
 }
 
 
@@ -29,6 +32,8 @@ def equal(a, b) -> bool:
         return bool(np.array_equal(a, b))
     if isinstance(a, pd.DataFrame):
         return a.equals(b)
+    if sp.issparse(a):
+        return type(a) is type(b) and (a != b).nnz == 0
     return a == b and type(a) is type(b)
 
 

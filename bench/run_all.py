@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_big, bench_hits, bench_import, bench_json, bench_overhead
+from bench import bench_big, bench_formats, bench_hits, bench_import, bench_json, bench_overhead
 from bench._common import table
 
 SUITES = [
@@ -26,6 +26,7 @@ SUITES = [
     ("3. per-stage overhead, scaling, parallel", bench_overhead),
     ("4. JSON", bench_json),
     ("5. import", bench_import),
+    ("6. PyData formats vs each library's own writer", bench_formats),
 ]
 
 

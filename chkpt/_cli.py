@@ -66,16 +66,20 @@ def stores(root: str) -> list[tuple[str, Store]]:
     if "://" in root or not os.path.isdir(root):
         return found
     own = os.path.realpath(found[0][1].root)  # <dir>/chkpt-<uid> when others can write dir
-    with os.scandir(root) as children:
-        for child in sorted(children, key=lambda c: c.name):
-            if (
-                child.is_dir(follow_symlinks=False)
-                and not child.name.startswith(".")
-                and os.path.realpath(child.path) != own
-                and _mine(child)
-                and _is_store(child.path)
-            ):
-                found.append((child.name, open_store(child.path)))
+    try:
+        with os.scandir(root) as scan:
+            children = sorted(scan, key=lambda c: c.name)
+    except OSError:  # a folder this user may not read (another user's private root)
+        return found
+    for child in children:
+        if (
+            child.is_dir(follow_symlinks=False)
+            and not child.name.startswith(".")
+            and os.path.realpath(child.path) != own
+            and _mine(child)
+            and _is_store(child.path)
+        ):
+            found.append((child.name, open_store(child.path)))
     return found
 
 

@@ -255,7 +255,7 @@ class Store:
         the stage: "cannot write") when the disk refuses; what was stored before is untouched."""
         if not KEY_RE.match(key):
             raise ValueError(f"bad checkpoint key {key!r}")
-        candidates = _candidates(value, serializer, safe_only)
+        candidates = _candidates(value, serializer, safe_only, stage)
         args = (stage, key, value, fingerprint, inputs, compute_seconds, extra)
         *fallbacks, last = candidates
         for ser in fallbacks:
@@ -373,12 +373,25 @@ class Store:
 
 
 def _candidates(
-    value: Any, serializer: str | Serializer | None, safe_only: bool
+    value: Any, serializer: str | Serializer | None, safe_only: bool, stage: str | None = None
 ) -> list[Serializer]:
     """The serializer asked for, or every one that accepts the value, best first: the best may
-    still fail to write it (JSON and a lone surrogate), and the next one then takes over."""
+    still fail to write it (JSON and a lone surrogate), and the next one then takes over.
+
+    A named serializer that does not accept the value (``serializer="json"`` and a tuple, which
+    JSON would read back as a list) is never used to store it inexactly: the value goes to the
+    best serializer that takes it, with a warning naming the stage (when one is named)."""
     if serializer is not None:
-        return [get_serializer(serializer)]
+        named = get_serializer(serializer)
+        if _accepts(named, value) and (named.safe or not safe_only):
+            return [named]
+        if stage is not None:
+            warn(
+                f"the {named.id} serializer cannot store a {type(value).__qualname__} exactly; "
+                f"storing it with the best serializer that can",
+                StoreWarning,
+                stage=stage,
+            )
     found = [s for s in serializers() if (s.safe or not safe_only) and _accepts(s, value)]
     return found or [choose_serializer(value, safe_only)]  # raises, naming the type
 

@@ -27,7 +27,6 @@ def mallory():
 @pytest.fixture
 def shared_dir():
     """A sticky world-writable directory like /tmp, that the other user can reach."""
-    import os
     import shutil
     import tempfile
 

@@ -150,7 +150,9 @@ def test_planted_and_swapped_entries_of_every_format_are_never_served(
 
 
 @pytest.mark.parametrize("squat", ["folder", "symlink", "file"])
-def test_a_squatted_private_root_is_refused_with_a_clear_warning(tmp_path, shared_dir, mallory, squat):
+def test_a_squatted_private_root_is_refused_with_a_clear_warning(
+    tmp_path, shared_dir, mallory, squat
+):
     keys = {s: e.key for s, e in genuine_entries(tmp_path).items()}
 
     def attack():

@@ -40,12 +40,13 @@ def exact(a, b) -> bool:
             check_index_type=True, check_column_type=True, check_categorical=True,
         )  # fmt: skip
         assert type(a.columns) is type(b.columns) and type(a.index) is type(b.index)
+        assert same_levels(a.index, b.index) and same_levels(a.columns, b.columns)
         return True
     if isinstance(a, pd.Series):
         pd.testing.assert_series_equal(
             a, b, check_exact=True, check_freq=True, check_index_type=True
         )
-        assert type(a.index) is type(b.index)
+        assert type(a.index) is type(b.index) and same_levels(a.index, b.index)
         return True
     if isinstance(a, pl.DataFrame):
         return a.schema == b.schema and a.equals(b)
@@ -60,6 +61,15 @@ def exact(a, b) -> bool:
             a.getpalette() == b.getpalette()
         )
     raise TypeError(type(a))
+
+
+def same_levels(a, b) -> bool:
+    """MultiIndex levels (unused labels included) and codes, which assert_frame_equal skips."""
+    if not isinstance(a, pd.MultiIndex):
+        return True
+    return all(x.equals(y) and x.dtype == y.dtype for x, y in zip(a.levels, b.levels)) and all(
+        np.array_equal(x, y) for x, y in zip(a.codes, b.codes)
+    )
 
 
 def sparse_exact(a, b) -> bool:
@@ -95,6 +105,19 @@ ARROW = {
         index=pd.date_range("2024-03-30", periods=2, freq="D", tz="Europe/Paris", name="t"),
     ),
     "business_days": pd.DataFrame({"x": [1, 2, 3]}, index=pd.bdate_range("2024-01-05", periods=3)),
+    "multi_index_missing_labels": pd.DataFrame(
+        {"x": [1, 2, 3]},
+        index=pd.MultiIndex.from_arrays([["a", None, "b"], [1, 2, np.nan]], names=["k", 0]),
+    ),
+    "multi_index_unused_levels": pd.DataFrame(
+        {"x": range(4)}, index=pd.MultiIndex.from_product([["a", "b"], [1, 2]])
+    )[:2],
+    "series_multi_index_tz": pd.Series(
+        [1, 2],
+        index=pd.MultiIndex.from_arrays(
+            [pd.DatetimeIndex(["2024-01-01", "2024-06-01"], tz="Asia/Tokyo"), [True, False]]
+        ),
+    ),
     "timedelta_index": pd.DataFrame({"x": [1, 2]}, index=pd.timedelta_range("1s", periods=2)),
     "categorical_index": pd.DataFrame({"x": [1, 2]}, index=pd.CategoricalIndex(["a", "b"])),
     "float_index_nan": pd.DataFrame({"x": [1, 2]}, index=[0.5, np.nan]),
@@ -156,6 +179,10 @@ PICKLED = {  # no safe format takes them exactly: pickle, and refused under safe
     "object_mixed": frame(o=pd.Series([1, "a"], dtype=object)),
     "object_numbers": frame(o=pd.Series([1, 2.5], dtype=object)),
     "object_str_none": frame(o=pd.Series(["a", None], dtype=object)),
+    "multi_index_object_level": pd.DataFrame(
+        {"x": [1, 2]},
+        index=pd.MultiIndex.from_arrays([pd.Index(["a", "b"], dtype=object), [1, 2]]),
+    ),
     "object_index": pd.DataFrame({"x": [1, 2]}, index=pd.Index([1, "a"], dtype=object)),
     "complex": frame(c=[1 + 2j]),
     "period": frame(p=pd.period_range("2024", periods=2, freq="M")),

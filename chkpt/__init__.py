@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ConfigWarning,
         CorruptCheckpointError,
         InputCountError,
+        KeyWarning,
         SerializationError,
         StoreWarning,
         UnsafeStoreError,
@@ -34,11 +35,12 @@ if TYPE_CHECKING:
     from ._serializers import Serializer, get_serializer, register_serializer
     from ._stage import Stage
     from ._store import Entry, Store, open_store
+    from ._value_types import register_fingerprint
 
 _WHERE = {
     "Config": "_config", "default_dir": "_config",
     "ChkptError": "_errors", "ChkptWarning": "_errors", "ConfigWarning": "_errors",
-    "CorruptCheckpointError": "_errors", "InputCountError": "_errors",
+    "CorruptCheckpointError": "_errors", "InputCountError": "_errors", "KeyWarning": "_errors",
     "SerializationError": "_errors", "StoreWarning": "_errors", "UnsafeStoreError": "_errors",
     "Event": "_events",
     "fingerprint_code": "_fingerprint", "fingerprint_source": "_fingerprint",
@@ -48,14 +50,15 @@ _WHERE = {
     "Serializer": "_serializers", "get_serializer": "_serializers", "register_serializer": "_serializers",
     "Stage": "_stage",
     "Entry": "_store", "Store": "_store", "open_store": "_store",
+    "register_fingerprint": "_value_types",
 }  # fmt: skip
 
 __all__ = [
-    "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry", "Event", "InputCountError",
+    "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry", "Event", "InputCountError", "KeyWarning",
     "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
     "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
-    "make_key", "open_store", "register_serializer",
+    "make_key", "open_store", "register_fingerprint", "register_serializer",
 ]  # fmt: skip
 
 

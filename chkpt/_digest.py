@@ -1,8 +1,12 @@
-"""Content digests: the fastest available hash, streamed while bytes are written.
+"""Hashes: SHA-256 for keys (portable), the fastest available hash for payload checksums.
 
-xxh3-128 when ``xxhash`` is installed (≈14 GB/s), else SHA-256 (hardware accelerated on most
-CPUs, faster than md5 or blake2b here). The algorithm is part of every digest string, so a digest
-made with one algorithm is never compared with another's.
+Everything that enters a cache key (fingerprints of code and values, the key itself) uses SHA-256
+(``key_hasher``, ``hash_bytes``): the same code and values give the same key on every machine,
+Python hash seed and set of installed packages. Payload checksums, streamed while bytes are
+written, use xxh3-128 when ``xxhash`` is installed (≈14 GB/s), else SHA-256 (hardware accelerated
+on most CPUs, faster than md5 or blake2b here). The algorithm is part of every checksum string, so
+one made with one algorithm is never compared with another's; where it is unavailable the store
+refuses the checkpoint with that reason and recomputes.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
-__all__ = ["Hasher", "new_hasher", "hasher_for", "hash_bytes"]
+__all__ = ["Hasher", "new_hasher", "hasher_for", "hash_bytes", "key_hasher"]
 
 
 class Hasher(Protocol):
@@ -55,6 +59,15 @@ def new_hasher() -> Hasher:
     if _FAST:
         return _Named("xxh3", _FAST())
     return _Named("sha256", hashlib.sha256())
+
+
+def key_hasher() -> Any:
+    """The one hash for everything that enters a cache key: SHA-256, whatever is installed.
+
+    Keys must be equal with and without ``chkpt[fast]`` (a shared store, CI, Dask workers on
+    another image), so the optional xxh3 is for payload checksums only.
+    """
+    return hashlib.sha256()
 
 
 def hasher_for(digest: str) -> Hasher | None:

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigWarning",
     "CorruptCheckpointError",
     "InputCountError",
+    "KeyWarning",
     "SerializationError",
     "StoreWarning",
     "UnsafeStoreError",
@@ -51,3 +52,7 @@ class StoreWarning(ChkptWarning):
 
 class ConfigWarning(ChkptWarning):
     """A Config names something the pipeline does not have (a typo in ``load``/``store``/``force``)."""
+
+
+class KeyWarning(ChkptWarning):
+    """A stage reads something its key cannot describe (an unhashable global, the environment)."""

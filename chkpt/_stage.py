@@ -8,7 +8,7 @@ from ._errors import InputCountError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any, Generic, ParamSpec, TypeVar
 
     from ._pipeline import Pipeline
@@ -52,12 +52,20 @@ def _module_attribute(func: Any) -> Any:
     return obj
 
 
-def _rebuild(func: Any, name: str, version: Any, serializer: Any, params: dict[str, Any]) -> Stage:
+def _rebuild(
+    func: Any,
+    name: str,
+    version: Any,
+    serializer: Any,
+    params: dict[str, Any],
+    env: tuple[str, ...] = (),
+) -> Stage:
     stage = Stage(
         func.func if isinstance(func, Stage) else func,
         name=name,
         version=version,
         serializer=serializer,
+        env=env,
     )
     stage.params = dict(params)
     return stage
@@ -84,6 +92,7 @@ class Stage(_Generic[P, R]):
         version: str | int | None = None,
         serializer: str | Serializer | None = None,
         params: dict[str, Any] | None = None,
+        env: Iterable[str] = (),
     ) -> None:
         if not callable(func):
             raise TypeError(f"Stage needs a callable, got {type(func).__qualname__}")
@@ -100,6 +109,9 @@ class Stage(_Generic[P, R]):
             serializer = get_serializer(serializer)
         self.serializer = serializer
         self.params: dict[str, Any] = dict(params or {})
+        if isinstance(env, str):
+            env = (env,)
+        self.env: tuple[str, ...] = tuple(env)  # environment variables that are inputs
         functools.update_wrapper(self, func, updated=())
 
     @classmethod
@@ -109,14 +121,19 @@ class Stage(_Generic[P, R]):
         *,
         version: str | int | None = None,
         serializer: str | Serializer | None = None,
+        env: Iterable[str] = (),
     ) -> Callable[[Callable[WP, WR]], Stage[WP, WR]]:
-        """Decorator: ``@Stage.wrap()`` turns a function into a Stage (``stage.func`` is the original)."""
+        """Decorator: ``@Stage.wrap()`` turns a function into a Stage (``stage.func`` is the original).
+
+        ``env=["NAME", ...]`` declares environment variables the stage reads: their values are
+        part of its key.
+        """
         if callable(name):
             raise TypeError("use @chkpt.Stage.wrap() with parentheses")
 
         def decorate(func: Callable[WP, WR]) -> Stage[WP, WR]:
             # `cls`, not Stage: a subclass's wrap() makes the subclass (mypy binds cls to P, R)
-            return cls(func, name=name, version=version, serializer=serializer)  # type: ignore[arg-type, return-value]
+            return cls(func, name=name, version=version, serializer=serializer, env=env)  # type: ignore[arg-type, return-value]
 
         return decorate
 
@@ -143,7 +160,7 @@ class Stage(_Generic[P, R]):
         if owner is self:
             return str(self.__qualname__)
         func = owner if isinstance(owner, Stage) and owner.func is self.func else self.func
-        return (_rebuild, (func, self.name, self.version, self.serializer, self.params))
+        return (_rebuild, (func, self.name, self.version, self.serializer, self.params, self.env))
 
     def __repr__(self) -> str:
         bound = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -160,7 +177,13 @@ class Stage(_Generic[P, R]):
         """
         if not params:
             return self
-        stage = Stage(self.func, name=self.name, version=self.version, serializer=self.serializer)
+        stage = Stage(
+            self.func,
+            name=self.name,
+            version=self.version,
+            serializer=self.serializer,
+            env=self.env,
+        )
         stage.params = {**self.params, **params}
         try:
             _signature(self.func).bind_partial(**stage.params)
@@ -176,17 +199,29 @@ class Stage(_Generic[P, R]):
             from ._fingerprint import make_key
 
             return make_key("version", self.name, repr(self.version))
-        from ._fingerprint import fingerprint_code
+        from ._errors import KeyWarning
+        from ._fingerprint import code_fingerprint, unkeyed_warning
+        from ._warn import warn
 
-        return fingerprint_code(self.func)
+        fp = code_fingerprint(self.func)
+        if fp.problems or (fp.env and not self.env):
+            warn(
+                f"chkpt: {unkeyed_warning(self.name, fp._replace(env=() if self.env else fp.env))}",
+                KeyWarning,
+            )
+        return fp.digest
 
     def params_fingerprint(self) -> str:
-        """Hash of the bound parameters; raises if one cannot be hashed reliably."""
-        if not self.params:
+        """Hash of the bound parameters and declared environment variables; raises if a
+        parameter cannot be hashed reliably."""
+        if not self.params and not self.env:
             return ""
+        import os
+
         from ._fingerprint import fingerprint_value
 
-        digest = fingerprint_value(self.params)
+        env = {name: os.environ.get(name) for name in self.env}
+        digest = fingerprint_value((self.params, env) if env else self.params)
         if digest is None:
             raise TypeError(
                 f"stage {self.name!r}: a bound parameter cannot be hashed for the cache key"

@@ -17,11 +17,11 @@ def test_exports_are_curated():
     assert sorted(chkpt.__all__) == sorted(
         [
             "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry",
-            "Event", "InputCountError",
+            "Event", "InputCountError", "KeyWarning",
             "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
             "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
             "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
-            "make_key", "open_store", "register_serializer",
+            "make_key", "open_store", "register_fingerprint", "register_serializer",
         ]
     )  # fmt: skip
     for name in chkpt.__all__:

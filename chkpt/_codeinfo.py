@@ -198,13 +198,15 @@ def _reads_and_writes(
             elif op in ("STORE_DEREF", "DELETE_DEREF") and ins.argval in code.co_freevars:
                 rebinds.add(f"free:{ins.argval}")
             elif op == "IMPORT_NAME":
-                imported = ins.argval
+                level = instrs[n - 2].argval if instrs[n - 2].opname == "LOAD_CONST" else 0
+                imported = "." * (level if isinstance(level, int) else 0) + ins.argval
                 continue
             elif op == "IMPORT_FROM" and imported:
                 chains.append(Chain("module", imported, (ins.argval,)))
                 continue
             elif op.startswith("STORE_FAST") and imported and instrs[n - 1].opname == "IMPORT_NAME":
-                modules[ins.argval] = imported.partition(".")[0]
+                dots = len(imported) - len(imported.lstrip("."))
+                modules[ins.argval] = imported if dots else imported.partition(".")[0]
             imported = ""
     flush(len(instrs))
     return [c._replace(write="call") if _mutating(c) else c for c in chains], rebinds

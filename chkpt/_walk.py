@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -343,8 +345,9 @@ class Walker:
             except (ValueError, TypeError):
                 return
         else:
-            obj, key = sys.modules.get(chain.root), None
+            obj, key = _module(chain.root, f.__globals__.get("__package__")), None
             if obj is None:
+                self.emit("unimportable", chain.root)
                 return
         label, attrs = chain.root, list(chain.attrs)
         while attrs and isinstance(obj, types.ModuleType):
@@ -429,6 +432,18 @@ class Walker:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _module(name: str, package: str | None) -> types.ModuleType | None:
+    """The module an import inside a function names: imported now if it is not yet (the stage
+    would import it when it runs, so this is the code that will run)."""
+    try:
+        if name.startswith("."):
+            name = importlib.util.resolve_name(name, package)
+        module = sys.modules.get(name)
+        return module if module is not None else importlib.import_module(name)
+    except Exception:  # an optional import the function guards: nothing to key
+        return None
 
 
 def _first_seen(key: tuple[Any, ...] | None, obj: Any) -> str:

@@ -179,7 +179,7 @@ def _reads_and_writes(
             cur = ("module", modules[ins.argval], [], n)
         elif op.startswith("LOAD_FAST") and ins.argval == first:
             flush(n)
-            cur = ("self", first, [], n)
+            cur = ("self", str(first), [], n)
         elif op in _LOAD_ATTR and cur is not None:
             cur[2].append(ins.argval)
         elif op in ("STORE_ATTR", "DELETE_ATTR") and cur is not None:

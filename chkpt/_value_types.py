@@ -59,7 +59,7 @@ def _ndarray(a: Any) -> Any:
     import numpy as np
 
     flat = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    return (a.dtype.str, a.shape, memoryview(flat) if flat.size else b"")
+    return (a.dtype.str, a.shape, flat.data if flat.size else b"")
 
 
 def _numpy_scalar(x: Any) -> Any:

@@ -247,7 +247,7 @@ class Walker:
         if isinstance(obj, (types.GeneratorType, types.CoroutineType, types.FrameType)):
             raise _Unkeyable("its value depends on where it was suspended")
         try:
-            rv = t.__reduce_ex__(obj, 5)
+            rv = t.__reduce_ex__(obj, 5)  # type: ignore[call-arg]
         except Exception as exc:
             raise _Unkeyable(f"{type(exc).__name__}: {exc}") from None
         if isinstance(rv, str):  # pickled by reference: its name, and what it wraps if anything
@@ -525,7 +525,7 @@ def _custom_pickling(t: type) -> bool:
     return (
         t.__reduce_ex__ is not object.__reduce_ex__
         or t.__reduce__ is not object.__reduce__
-        or getattr(t, "__getstate__", object.__getstate__) is not object.__getstate__  # type: ignore[attr-defined]
+        or getattr(t, "__getstate__", object.__getstate__) is not object.__getstate__
     )
 
 

@@ -106,7 +106,8 @@ def test_metadata_license_version_and_extras(dist):
     assert {r.split(">")[0] for r in ipython} == {"ipython", "ipywidgets", "anywidget", "graphviz"}
     assert any(r.startswith("nbclient") and 'extra == "run"' in r for r in requires)
     assert "dev" not in PYPROJECT["project"]["optional-dependencies"]
-    assert "pytest>=8" in PYPROJECT["dependency-groups"]["dev"]
+    assert "pytest>=8" in PYPROJECT["dependency-groups"]["core-tests"]
+    assert {"include-group": "core-tests"} in PYPROJECT["dependency-groups"]["dev"]
 
 
 def test_classifiers_claim_the_pythons_ci_tests():

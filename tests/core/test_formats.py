@@ -511,3 +511,12 @@ def test_readme_formats_table_names_every_builtin_serializer():
     section = readme[readme.index("| Python type") :]
     for ser in chkpt._serializers._BUILTIN:
         assert f"`{ser.id}`" in section, ser.id
+
+
+@pytest.mark.parametrize("name", ["multi_index", "pl_frame", "pa_batch", "coo_array", "image_P"])
+def test_formats_work_on_a_remote_store_where_nothing_is_mapped(name):
+    value = SAFE[name][1]
+    store = chkpt.open_store(f"memory://chkpt-formats-{name}", safe=True)
+    entry = store.save("v", "0" * 32, value, safe_only=True)
+    assert entry.serializer == SAFE[name][0]
+    assert exact(value, store.load(entry)) and exact(value, store.load(entry, mmap=True))

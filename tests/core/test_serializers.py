@@ -203,3 +203,20 @@ def test_a_user_serializer_whose_check_raises_is_skipped(tmp_path):
         assert chkpt.open_store(tmp_path).entries("plain")[0].serializer == "json"
     finally:
         _serializers._USER.clear()
+
+
+def test_a_named_serializer_that_cannot_hold_the_value_falls_back_with_a_warning(tmp_path):
+    """``serializer="json"`` on a tuple: JSON would load a list. The tuple is stored by the best
+    serializer that holds it exactly, and a warning names the stage."""
+
+    @Stage.wrap(serializer="json")
+    def pair():
+        return (1, 2)
+
+    pipeline = () >> pair
+    with pytest.warns(chkpt.StoreWarning, match="'pair'.*json serializer cannot store a tuple"):
+        assert pipeline(Config(dir=tmp_path)) == (1, 2)
+    assert chkpt.open_store(tmp_path).entries("pair")[0].serializer == "pickle"
+    loaded = pipeline.run(Config(dir=tmp_path, load=True))
+    assert loaded.value == (1, 2) and type(loaded.value) is tuple
+    assert loaded.actions() == {"pair": "loaded"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ __all__ = [
     "fingerprint_value",
     "make_key",
     "unkeyed_warning",
+    "warn_unkeyed",
 ]
 
 
@@ -68,9 +70,16 @@ def _strip_docstring(node: Any) -> None:
 class CodeFingerprint(NamedTuple):
     """A stage function's fingerprint and what it reads that the fingerprint cannot describe."""
 
-    digest: str
-    problems: tuple[Problem, ...]  # values keyed by type only (unhashable, over budget)
+    digest: str  # deterministic: equal wherever the same code and values run (workers check it)
+    problems: tuple[Problem, ...]  # values it cannot hash (unhashable, over budget)
     env: tuple[str, ...]  # reads of os.environ / os.getenv, e.g. "load reads os.environ"
+
+    def key(self) -> str:
+        """What enters the cache key: ``digest``, or, when a read value cannot be hashed, a new
+        key at each call, so no run hits (never a guess: the stage recomputes until it is fixed)."""
+        if not self.problems:
+            return self.digest
+        return make_key(self.digest, "unkeyed", uuid.uuid4().hex)
 
 
 def code_fingerprint(func: Callable[..., Any]) -> CodeFingerprint:
@@ -103,15 +112,29 @@ def fingerprint_code(func: Callable[..., Any]) -> str:
     return code_fingerprint(func).digest
 
 
+_WARNED: set[str] = set()
+
+
+def warn_unkeyed(stage: str, fp: CodeFingerprint) -> None:
+    """Warn once per process and stage about what its key cannot describe."""
+    text = unkeyed_warning(stage, fp)
+    if text and text not in _WARNED:
+        _WARNED.add(text)
+        from ._errors import KeyWarning
+        from ._warn import warn
+
+        warn(text, KeyWarning)
+
+
 def unkeyed_warning(stage: str, fp: CodeFingerprint) -> str:
     """The one warning for a stage whose key cannot describe everything it reads ("" if none)."""
     lines = [f"{p.label} ({p.type}: {p.why})" for p in dict.fromkeys(fp.problems)]
     text = ""
     if lines:
         text = (
-            f"stage {stage!r} reads {', '.join(lines)}; its key holds only the type, so a change "
-            "of its value is not seen. Pass it as an input or bind it (stage.bind(name=value)), "
-            "or set Stage.wrap(version=...) and bump it when it changes."
+            f"stage {stage!r} reads {', '.join(lines)}, which cannot be part of its key, so it "
+            "is recomputed on every run. Pass it as an input or bind it (stage.bind(name=value)), "
+            "or set Stage.wrap(version=...) and bump it when what the stage does changes."
         )
     if fp.env:
         text += (" " if text else "") + (

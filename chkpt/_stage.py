@@ -199,17 +199,11 @@ class Stage(_Generic[P, R]):
             from ._fingerprint import make_key
 
             return make_key("version", self.name, repr(self.version))
-        from ._errors import KeyWarning
-        from ._fingerprint import code_fingerprint, unkeyed_warning
-        from ._warn import warn
+        from ._fingerprint import code_fingerprint, warn_unkeyed
 
         fp = code_fingerprint(self.func)
-        if fp.problems or (fp.env and not self.env):
-            warn(
-                f"chkpt: {unkeyed_warning(self.name, fp._replace(env=() if self.env else fp.env))}",
-                KeyWarning,
-            )
-        return fp.digest
+        warn_unkeyed(self.name, fp._replace(env=() if self.env else fp.env))
+        return fp.key()
 
     def params_fingerprint(self) -> str:
         """Hash of the bound parameters and declared environment variables; raises if a

@@ -19,6 +19,7 @@ One ``Walker`` feeds one SHA-256 with a canonical, type-tagged description of an
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import hashlib
 import importlib
@@ -247,7 +248,8 @@ class Walker:
         if isinstance(obj, (types.GeneratorType, types.CoroutineType, types.FrameType)):
             raise _Unkeyable("its value depends on where it was suspended")
         try:
-            rv = t.__reduce_ex__(obj, 5)  # type: ignore[call-arg]
+            reducer = copyreg.dispatch_table.get(t)  # re.Pattern and friends register here
+            rv = reducer(obj) if reducer is not None else t.__reduce_ex__(obj, 5)  # type: ignore[call-arg]
         except Exception as exc:
             raise _Unkeyable(f"{type(exc).__name__}: {exc}") from None
         if isinstance(rv, str):  # pickled by reference: its name, and what it wraps if anything

@@ -1,0 +1,162 @@
+"""Files a stage reads while it runs: recorded, stored with its checkpoint, checked on every hit.
+
+A stage that reads ``data.csv`` depends on it as much as on its code, but no fingerprint can see
+that before it runs. Python's audit hooks can: every ``open()`` (builtins, ``io``, ``os.open``,
+so also ``json.load``, ``pandas.read_csv``, ``numpy.load``) raises an ``open`` event. While a
+stage runs, the thread that runs it records the files it opens for reading; afterwards each is
+stored in the checkpoint's metadata by identity (path, size, mtime) and content (SHA-256). A hit
+is valid only while every recorded file still has that content: a changed file is a changed
+input, reason ``file changed: data.csv``. Checking costs one ``stat`` per file; a file is re-read
+and re-hashed only when its size or mtime changed (``touch`` alone does not recompute).
+
+Not seen: reads by C code that bypasses Python's ``open`` (pyarrow, h5py, sqlite3), and reads in
+threads or processes the stage starts itself. Imports (``.py``, ``.pyc``, extension modules) and
+files under the stdlib, site-packages and the checkpoint directory are not inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["recording", "file_changed", "DIGEST_LIMIT"]
+
+DIGEST_LIMIT = 4 << 30  # files bigger than this are identified by size and mtime only
+_CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth", ".dylib", ".dll")
+_WRITE_MODES = frozenset("wax+")
+_state = threading.local()
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    """The audit hook: cheap, and it never raises (it runs inside every ``open`` of the process)."""
+    if event != "open":
+        return
+    opened = getattr(_state, "opened", None)
+    if opened is None:
+        return
+    try:
+        path, mode, flags = args
+        if isinstance(mode, str):
+            writing = not _WRITE_MODES.isdisjoint(mode)
+        else:
+            writing = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
+        if isinstance(path, (str, bytes)) and path:
+            opened.append((os.fsdecode(path), writing))
+    except Exception:
+        pass
+
+
+def _install() -> None:
+    global _installed
+    with _install_lock:
+        if not _installed:
+            sys.addaudithook(_hook)  # cannot be removed: it does nothing outside ``recording``
+            _installed = True
+
+
+@contextlib.contextmanager
+def recording(exclude: tuple[str, ...] = ()) -> Iterator[list[dict[str, Any]]]:
+    """Record the files this thread opens for reading inside the block.
+
+    The yielded list is filled on exit with one record per file read (and not written):
+    ``{"path", "size", "mtime_ns", "sha256"}``. Paths under ``exclude`` are ignored.
+    """
+    _install()
+    outer = getattr(_state, "opened", None)
+    opened: list[tuple[str, bool]] = []
+    _state.opened = opened
+    records: list[dict[str, Any]] = []
+    cwd = os.getcwd()
+    try:
+        yield records
+    finally:
+        _state.opened = outer
+        if outer is not None:
+            outer.extend(opened)  # a stage called inside a stage: the outer one read them too
+        records.extend(_identify(opened, cwd, exclude))
+
+
+def _identify(
+    opened: list[tuple[str, bool]], cwd: str, exclude: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
+    written = {os.path.normpath(os.path.join(cwd, p)) for p, w in opened if w}
+    skip = _library_dirs() + tuple(os.path.join(os.path.abspath(e), "") for e in exclude)
+    seen = set()
+    for path, writing in opened:
+        full = os.path.normpath(os.path.join(cwd, path))
+        if writing or full in seen or full in written or full.endswith(_CODE_SUFFIXES):
+            continue
+        seen.add(full)
+        if full.startswith(skip):
+            continue
+        record = _identity(full)
+        if record is not None:
+            yield record
+
+
+def _identity(path: str) -> dict[str, Any] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):  # /dev/urandom, FIFOs, directories: not content
+        return None
+    return {
+        "path": path,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": _digest(path) if st.st_size <= DIGEST_LIMIT else "",
+    }
+
+
+def _digest(path: str) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:  # not recorded: only the stage's own thread is, while it runs
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def file_changed(records: Any) -> str:
+    """'' if every recorded file still has its content, else the reason: ``file changed: NAME``."""
+    if not records:
+        return ""
+    for record in records:
+        try:
+            path, size, mtime = record["path"], record["size"], record["mtime_ns"]
+            st = os.stat(path)
+        except OSError:
+            return f"file changed: {_shown(record.get('path', '?'))} (gone)"
+        except (KeyError, TypeError):
+            return "file changed: (unreadable record)"
+        if st.st_size == size and st.st_mtime_ns == mtime:
+            continue
+        if st.st_size != size or not record.get("sha256") or _digest(path) != record["sha256"]:
+            return f"file changed: {_shown(path)}"
+    return ""
+
+
+def _shown(path: str) -> str:
+    """The path as the user would write it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _library_dirs() -> tuple[str, ...]:
+    from ._walk import _library_dirs as dirs
+
+    return dirs()

@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs more
 
 if TYPE_CHECKING:
     from . import _events as events
+    from ._checkpoint import MISSING, Checkpoints, Identity, Persisted
     from ._config import Config, default_dir
     from ._errors import (
         ChkptError,
@@ -31,13 +32,21 @@ if TYPE_CHECKING:
     from ._events import Event
     from ._fingerprint import fingerprint_code, fingerprint_source, fingerprint_value, make_key
     from ._pipeline import Pipeline
+    from ._present import cell_line, format_seconds, format_size, human_reason, stage_line, table
     from ._report import Plan, PlanStep, Result, StageReport
     from ._serializers import Serializer, get_serializer, register_serializer
     from ._stage import Stage
     from ._store import Entry, Store, open_store
     from ._value_types import register_fingerprint
+    from ._vocab import Action, EventKind, PlanAction, ReasonKind, State, reason_kind
 
 _WHERE = {
+    "MISSING": "_checkpoint", "Checkpoints": "_checkpoint", "Identity": "_checkpoint",
+    "Persisted": "_checkpoint",
+    "cell_line": "_present", "format_seconds": "_present", "format_size": "_present",
+    "human_reason": "_present", "stage_line": "_present", "table": "_present",
+    "Action": "_vocab", "EventKind": "_vocab", "PlanAction": "_vocab", "ReasonKind": "_vocab",
+    "State": "_vocab", "reason_kind": "_vocab",
     "Config": "_config", "default_dir": "_config",
     "ChkptError": "_errors", "ChkptWarning": "_errors", "ConfigWarning": "_errors",
     "CorruptCheckpointError": "_errors", "InputCountError": "_errors", "KeyWarning": "_errors",
@@ -54,6 +63,9 @@ _WHERE = {
 }  # fmt: skip
 
 __all__ = [
+    "Action", "Checkpoints", "EventKind", "Identity", "MISSING", "Persisted", "PlanAction",
+    "ReasonKind", "State", "cell_line", "format_seconds", "format_size", "human_reason",
+    "reason_kind", "stage_line", "table",
     "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry", "Event", "InputCountError", "KeyWarning",
     "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",

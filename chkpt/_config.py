@@ -7,14 +7,14 @@ import os
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
-from ._stage import Stage
-
 if TYPE_CHECKING:
     from concurrent.futures import Executor  # not imported at run time: `import chkpt` stays fast
 
+    from ._stage import Stage
+
 __all__ = ["Config", "default_dir"]
 
-Selection = bool | Collection[Stage | str]
+Selection = bool | Collection["Stage | str"]
 
 
 def default_dir() -> str:
@@ -22,13 +22,19 @@ def default_dir() -> str:
     return os.environ.get("CHKPT_DIR") or os.path.join(os.getcwd(), ".chkpt")
 
 
+def _name_of(item: Any) -> str:
+    """A stage's name, or a name given as a string (Config never imports Stage: no cycle)."""
+    return item if isinstance(item, str) else str(getattr(item, "name", item))
+
+
+def _is_stage(value: Any) -> bool:
+    return callable(value) and isinstance(getattr(value, "name", None), str)
+
+
 def _selects(selection: Selection, stage: Stage) -> bool:
     if isinstance(selection, bool):
         return selection
-    return any(
-        s is stage or s == stage.name or (isinstance(s, Stage) and s.name == stage.name)
-        for s in selection
-    )
+    return any(s is stage or _name_of(s) == stage.name for s in selection)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Config:
     By default every stage is computed and stored; list the stages you want loaded from their
     checkpoints (a checkpoint is used only if its key still matches: never a stale one).
 
+    >>> from chkpt import Stage
     >>> Config(load=["download"]).loads(Stage(print, name="download"))
     True
     """
@@ -60,7 +67,7 @@ class Config:
     def __post_init__(self) -> None:
         for field in ("store", "load", "force"):
             value = getattr(self, field)
-            if isinstance(value, (str, Stage)):
+            if isinstance(value, str) or _is_stage(value):
                 object.__setattr__(self, field, (value,))
             elif not isinstance(value, bool) and not isinstance(value, Collection):
                 raise TypeError(
@@ -81,7 +88,7 @@ class Config:
             selection = getattr(self, field)
             if isinstance(selection, bool):
                 continue
-            names = [s.name if isinstance(s, Stage) else str(s) for s in selection]
+            names = [_name_of(s) for s in selection]
             missing = [n for n in names if n not in stages]
             if missing:
                 unknown[field] = missing

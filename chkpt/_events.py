@@ -6,20 +6,25 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ._vocab import EVENT_KINDS
+
+if TYPE_CHECKING:
+    from ._vocab import EventKind
 
 __all__ = ["Event", "subscribe", "emit"]
 
 log = logging.getLogger("chkpt")
 
-KINDS = ("start", "computed", "loaded", "cached", "failed", "stored", "cleared")
+KINDS = EVENT_KINDS  # the one vocabulary: ``chkpt.EventKind``
 
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    """What happened to one stage. ``kind`` is one of ``KINDS``."""
+    """What happened to one stage. ``kind`` is one of ``KINDS`` (``chkpt.EventKind``)."""
 
-    kind: str
+    kind: EventKind
     stage: str
     key: str = ""
     seconds: float = 0.0

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._stage import Stage
+from ._graph import Graph
 
 if TYPE_CHECKING:
     from ._config import Config
     from ._report import Plan, Result
+    from ._stage import Stage
 
-__all__ = ["Pipeline", "Graph", "as_inputs"]
+__all__ = ["Composable", "Pipeline", "Graph", "as_inputs"]
+
+
+class Composable:
+    """The wiring operators of a stage: ``a >> b``, ``b << a``, ``(a, b) >> c``, ``() >> a``.
+
+    ``Stage`` inherits them; defining them here keeps the module order one way
+    (stage -> pipeline -> runner), with no import cycle.
+    """
+
+    __slots__ = ()
+
+    def __rshift__(self, other: Any) -> Pipeline:
+        return Pipeline(self) >> other  # type: ignore[arg-type]
+
+    def __rrshift__(self, other: Any) -> Pipeline:
+        return Pipeline(self, as_inputs(other, self))  # type: ignore[arg-type]
+
+    def __lshift__(self, other: Any) -> Pipeline:
+        return Pipeline(self, as_inputs(other, self))  # type: ignore[arg-type]
+
 
 R = TypeVar("R")  # what the pipeline's output stage returns
 R2 = TypeVar("R2")
@@ -23,8 +43,8 @@ def as_inputs(other: Any, consumer: Stage[..., Any]) -> tuple[Pipeline[Any], ...
     items = other if isinstance(other, tuple) else (other,)
     inputs = []
     for item in items:
-        if isinstance(item, Stage):
-            item = Pipeline(item)
+        if isinstance(item, Composable):
+            item = Pipeline(item)  # type: ignore[arg-type]
         if not isinstance(item, Pipeline):
             raise TypeError(
                 f"stage {consumer.name!r}: inputs must be stages or pipelines, got {type(item).__qualname__}"
@@ -38,6 +58,8 @@ class Pipeline(Generic[R]):
 
     ``Pipeline[R]``: running it returns what its output stage returns (``R``).
 
+
+    >>> from chkpt import Stage
     >>> a = Stage(lambda: 2, name="a")
     >>> b = Stage(lambda x: x + 1, name="b")
     >>> (a >> b).to_json()["nodes"]
@@ -47,7 +69,7 @@ class Pipeline(Generic[R]):
     __slots__ = ("stage", "inputs")
 
     def __init__(self, stage: Stage[..., R], inputs: Iterable[Pipeline[Any]] = ()) -> None:
-        if not isinstance(stage, Stage):
+        if not isinstance(stage, Composable):
             raise TypeError(f"Pipeline needs a Stage, got {type(stage).__qualname__}")
         self.stage = stage
         self.inputs = tuple(inputs)
@@ -59,8 +81,8 @@ class Pipeline(Generic[R]):
     # -- building ------------------------------------------------------------------------------
 
     def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]:
-        if isinstance(other, Stage):
-            return Pipeline(other, (self,))
+        if isinstance(other, Composable):
+            return Pipeline(other, (self,))  # type: ignore[arg-type]
         raise TypeError(
             f"cannot pipe into a {type(other).__qualname__}: the right side of >> must be a stage "
             f"(to combine pipelines, use (p1, p2) >> stage)"
@@ -107,6 +129,8 @@ class Pipeline(Generic[R]):
 
     def to_dot(self, states: dict[str, str] | None = None) -> str:
         """Graphviz DOT text (no dependency). ``states`` maps stage names to a fill colour name."""
+        import json
+
         g = Graph(self)
         lines = [
             "digraph pipeline {",
@@ -147,43 +171,3 @@ class Pipeline(Generic[R]):
             )
             bundle["text/html"] = f"<ol start=0>{rows}</ol>"
         return bundle
-
-
-class Graph:
-    """A pipeline flattened to unique nodes in topological order (inputs before consumers).
-
-    Two occurrences of the same stage over the same inputs are one node, so it runs once.
-    Built iteratively: deep chains (10,000+ stages) need no recursion.
-    """
-
-    def __init__(self, root: Pipeline) -> None:
-        self.nodes: list[Pipeline] = []
-        self.inputs: list[tuple[int, ...]] = []
-        canon: dict[tuple[int, tuple[int, ...]], int] = {}
-        index: dict[int, int] = {}  # id(pipeline object) -> node index
-        stack: list[tuple[Pipeline, bool]] = [(root, False)]
-        keep_alive = []
-        while stack:
-            p, expanded = stack.pop()
-            if id(p) in index:
-                continue
-            if not expanded:
-                stack.append((p, True))
-                stack.extend((q, False) for q in reversed(p.inputs) if id(q) not in index)
-                continue
-            ins = tuple(index[id(q)] for q in p.inputs)
-            sig = (id(p.stage), ins)
-            if sig not in canon:
-                canon[sig] = len(self.nodes)
-                self.nodes.append(p)
-                self.inputs.append(ins)
-            index[id(p)] = canon[sig]
-            keep_alive.append(p)
-        self.consumers: list[list[int]] = [[] for _ in self.nodes]
-        for i, ins in enumerate(self.inputs):
-            for j in dict.fromkeys(ins):
-                self.consumers[j].append(i)
-
-    def where(self, i: int) -> str:
-        """Human position of node ``i``, for error messages."""
-        return f"step {i + 1} of {len(self.nodes)}"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
+
+from ._present import table as _table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._vocab import Action, PlanAction
 
 __all__ = ["StageReport", "Result", "PlanStep", "Plan"]
 
@@ -14,16 +19,11 @@ class StageReport:
     """One stage of a run. ``action``: computed, loaded, skipped (hit, value not needed), failed."""
 
     stage: str
-    action: str
+    action: Action
     reason: str = ""
     seconds: float = 0.0
     key: str = ""
     bytes: int = 0
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 class _Reports:
@@ -67,13 +67,15 @@ class PlanStep:
     """What a run would do with one stage: ``load``, ``skip`` (hit, value not needed) or ``compute``."""
 
     stage: str
-    action: str
+    action: PlanAction
     reason: str = ""
     key: str | None = None
 
 
 @dataclasses.dataclass
 class Plan(_Reports):
+    """What a run would do, per stage (``pipeline.plan(config)``), from metadata only."""
+
     stages: list[PlanStep]
 
     def actions(self) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from ._errors import InputCountError
+from ._pipeline import Composable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _rebuild(
     return stage
 
 
-class Stage(_Generic[P, R]):
+class Stage(Composable, _Generic[P, R]):
     """One unit of work: a function plus what identifies its results.
 
     ``Stage[P, R]`` keeps the wrapped function's signature for type checkers and IDEs: calling
@@ -205,22 +206,34 @@ class Stage(_Generic[P, R]):
         warn_unkeyed(self.name, fp._replace(env=() if self.env else fp.env))
         return fp.key()
 
-    def params_fingerprint(self) -> str:
-        """Hash of the bound parameters and declared environment variables; raises if a
-        parameter cannot be hashed reliably."""
+    def param_fingerprints(self) -> dict[str, str]:
+        """One fingerprint per bound parameter; raises TypeError naming one that cannot be hashed."""
+        from ._fingerprint import fingerprint_value
+
+        digests = {}
+        for name in sorted(self.params):
+            digest = fingerprint_value(self.params[name])
+            if digest is None:
+                raise TypeError(
+                    f"stage {self.name!r}: bound parameter {name!r} "
+                    f"({type(self.params[name]).__qualname__}) cannot be hashed for the cache key"
+                )
+            digests[name] = digest
+        return digests
+
+    def params_fingerprint(self, digests: dict[str, str] | None = None) -> str:
+        """Hash of the bound parameters (``param_fingerprints()``) and declared environment
+        variables; raises TypeError if a parameter cannot be hashed reliably."""
         if not self.params and not self.env:
             return ""
         import os
 
-        from ._fingerprint import fingerprint_value
+        from ._fingerprint import make_key
 
-        env = {name: os.environ.get(name) for name in self.env}
-        digest = fingerprint_value((self.params, env) if env else self.params)
-        if digest is None:
-            raise TypeError(
-                f"stage {self.name!r}: a bound parameter cannot be hashed for the cache key"
-            )
-        return digest
+        digests = self.param_fingerprints() if digests is None else digests
+        parts = [f"{name}={fp}" for name, fp in sorted(digests.items())]
+        parts += [f"${name}={os.environ.get(name)!r}" for name in sorted(self.env)]
+        return make_key("params", *parts)
 
     def check_inputs(self, count: int, where: str) -> None:
         """Raise InputCountError unless the function accepts ``count`` positional inputs."""
@@ -242,19 +255,10 @@ class Stage(_Generic[P, R]):
                 f"({', '.join(takes) or 'none'}) but the pipeline gives it {count}"
             ) from None
 
-    # -- pipeline operators --------------------------------------------------------------------
+    if TYPE_CHECKING:  # the operators come from Composable; typed here for type checkers
 
-    def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]:
-        from ._pipeline import Pipeline
+        def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]: ...
 
-        return Pipeline(self) >> other
+        def __rrshift__(self, other: Any) -> Pipeline[R]: ...
 
-    def __rrshift__(self, other: Any) -> Pipeline[R]:
-        from ._pipeline import Pipeline, as_inputs
-
-        return Pipeline(self, as_inputs(other, self))
-
-    def __lshift__(self, other: Any) -> Pipeline[R]:
-        from ._pipeline import Pipeline, as_inputs
-
-        return Pipeline(self, as_inputs(other, self))
+        def __lshift__(self, other: Any) -> Pipeline[R]: ...

@@ -476,15 +476,11 @@ def _is_code(obj: Any) -> bool:
     ) or _is_stage(obj)
 
 
-_STAGE: list[type] = []
-
-
 def _is_stage(obj: Any) -> bool:
-    if not _STAGE:
-        from ._stage import Stage
-
-        _STAGE.append(Stage)
-    return isinstance(obj, _STAGE[0])
+    """A chkpt Stage? Found through ``sys.modules``, not imported: ``_stage`` imports the
+    fingerprinting (an import here would be a cycle), and no Stage exists before it is loaded."""
+    module = sys.modules.get("chkpt._stage")
+    return module is not None and isinstance(obj, module.Stage)
 
 
 def _qualname(obj: Any) -> str:

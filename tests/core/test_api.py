@@ -22,6 +22,10 @@ def test_exports_are_curated():
             "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
             "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
             "make_key", "open_store", "register_fingerprint", "register_serializer",
+            # the checkpoint policy, its vocabulary and presentation (one engine)
+            "Action", "Checkpoints", "EventKind", "Identity", "MISSING", "Persisted", "PlanAction",
+            "ReasonKind", "State", "cell_line", "format_seconds", "format_size", "human_reason",
+            "reason_kind", "stage_line", "table",
         ]
     )  # fmt: skip
     for name in chkpt.__all__:

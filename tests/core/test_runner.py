@@ -108,7 +108,7 @@ def test_code_edit_invalidates_that_stage_and_consumers_only_if_output_changes(c
 
     run = (source >> middle_changed >> sink).run(LOAD_ALL)
     assert run.value == 30
-    assert run["sink"].action == "computed" and run["sink"].reason == "input changed"
+    assert run["sink"].action == "computed" and run["sink"].reason == "input changed: middle"
 
 
 def test_recomputed_upstream_with_new_data_invalidates_consumers(calls):
@@ -170,7 +170,7 @@ def test_bound_parameters_are_part_of_the_key(calls):
     assert Pipeline_of(scaled.bind(factor=2))(LOAD_ALL) == 20
     assert calls["scaled"] == 1
     run = Pipeline_of(scaled.bind(factor=3)).run(LOAD_ALL)
-    assert run.value == 30 and run["scaled"].reason == "parameters changed"
+    assert run.value == 30 and run["scaled"].reason == "parameters changed: factor 2 -> 3"
 
 
 def Pipeline_of(stage):

@@ -146,14 +146,14 @@ def _decode(source: Any) -> Any:
     if kind.startswith("polars."):
         import polars as pl
 
-        frame = pl.from_arrow(table, rechunk=False)
+        frame: Any = pl.from_arrow(table, rechunk=False)
         return frame.to_series() if kind == "polars.Series" else frame
     if kind.startswith("pandas."):
         return _to_pandas(table, kind, meta)
     raise ValueError(f"unknown Arrow checkpoint kind {kind!r}")
 
 
-def _read_aligned(src: BinaryIO) -> Any:
+def _read_aligned(src: Any) -> Any:
     """The whole file in page-aligned memory (Arrow wants aligned buffers), read in one pass."""
     from ._serializers import _aligned_buffer
 
@@ -191,11 +191,13 @@ def _from_polars(value: Any, kind: str) -> Any:
 
     if kind == "polars.Series":
         table = pa.table({value.name: value.to_arrow()})
-        back = pl.from_arrow(table.slice(0, 0)).to_series()
+        back: Any = pl.from_arrow(table.slice(0, 0))
+        back = back.to_series()
         same = back.dtype == value.dtype and back.name == value.name
     else:
         table = value.to_arrow()
-        same = pl.from_arrow(table.slice(0, 0)).schema == value.schema
+        empty: Any = pl.from_arrow(table.slice(0, 0))
+        same = empty.schema == value.schema
     if not same:
         raise SerializationError("this polars value does not survive Arrow IPC exactly")
     return table

@@ -1,8 +1,9 @@
 """How values become bytes and back, exactly.
 
 A value is written as JSON only if it reads back equal and of the same types; numpy arrays go to
-``.npy``; pyarrow, polars and pandas frames to Arrow IPC (``_arrow``), scipy.sparse to ``.npy``
-components (``_sparse``), PIL images to PNG (``_image``), when each round-trips exactly; everything
+``.npy``; pyarrow, polars and pandas frames to Arrow IPC (``_arrow``), scipy.sparse and xarray
+objects to ``.npy`` components (``_sparse``, ``_xarray``), PIL images to PNG (``_image``), when each
+round-trips exactly; everything
 else to pickle protocol 5. The first serializer that accepts a value wins, in this order: those
 registered with ``register_serializer``, then those other packages declare in the
 ``chkpt.serializers`` entry-point group (loaded once, on first use), then the built-in ones.
@@ -23,6 +24,7 @@ from ._arrow import ArrowSerializer
 from ._errors import SerializationError, StoreWarning
 from ._image import PNGSerializer
 from ._sparse import SparseSerializer
+from ._xarray import XarraySerializer
 
 __all__ = [
     "Serializer",
@@ -275,6 +277,7 @@ _BUILTIN: list[Serializer] = [
     ArrowSerializer(),
     SparseSerializer(),
     PNGSerializer(),
+    XarraySerializer(),
     ParquetSerializer(),  # no longer chosen (Arrow accepts all it did); loads older checkpoints
     PickleSerializer(),
 ]

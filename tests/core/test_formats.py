@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import scipy.sparse as sp
+import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -56,6 +57,15 @@ def exact(a, b) -> bool:
         return a.equals(b, check_metadata=True)
     if sp.issparse(a):
         return sparse_exact(a, b)
+    if isinstance(a, xr.DataArray | xr.Dataset):
+        variables = a.variables if isinstance(a, xr.Dataset) else {None: a.variable}
+        others = b.variables if isinstance(b, xr.Dataset) else {None: b.variable}
+        return (
+            a.identical(b)
+            and repr(a) == repr(b)  # variable order too
+            and all(v.encoding == others[k].encoding for k, v in variables.items())
+            and all(a[k].dtype == b[k].dtype for k in a.coords)
+        )
     if isinstance(a, Image.Image):
         return (a.mode, a.size, a.tobytes(), a.info) == (b.mode, b.size, b.tobytes(), b.info) and (
             a.getpalette() == b.getpalette()
@@ -198,6 +208,39 @@ PICKLED = {  # no safe format takes them exactly: pickle, and refused under safe
     "image_float": Image.new("F", (2, 2)),
 }
 PICKLED["image_info_object"].info["thing"] = object()
+TEMP = xr.DataArray(
+    np.arange(12.0).reshape(4, 3),
+    dims=("time", "x"),
+    coords={
+        "time": pd.date_range("2024-01-01", periods=4),
+        "x": ["a", "b", "c"],
+        "lon": ("x", [1.5, 2.5, 3.5]),
+        "run": 7,
+    },
+    name="temp",
+    attrs={"units": "K", "levels": [1, 2]},
+)
+TEMP.encoding["dtype"] = "float32"
+XARRAY = {
+    "xr_dataarray": TEMP,
+    "xr_unnamed": xr.DataArray(np.array([b"a", b"bc"])),
+    "xr_scalar": xr.DataArray(np.timedelta64(3, "s")),
+    "xr_dataset": xr.Dataset(
+        {"temp": TEMP, "rain": ("time", np.array([1, 2, 3, 4], dtype=np.int16), {"u": "mm"})},
+        attrs={"title": "t", "n": 3},
+    ),
+    "xr_coord_first": xr.Dataset(coords={"x": [10, 20]}).assign(a=("x", [1.0, np.nan])),
+    "xr_empty": xr.Dataset(),
+}
+PICKLED.update(
+    xr_tuple_attr=xr.DataArray([1], attrs={"t": (1, 2)}),
+    xr_object=xr.DataArray(np.array([1, "a"], dtype=object)),
+    xr_multiindex=xr.Dataset(coords={"a": [1, 2], "b": ["x", "y"]}).stack(z=("a", "b")),
+    xr_tz_index=xr.DataArray(
+        [1, 2], dims="t", coords={"t": pd.date_range("2024", periods=2, tz="UTC")}
+    ),
+    xr_int_name=xr.DataArray([1], name=1),
+)
 m = sp.random(30, 20, density=0.2, format="csr", random_state=0, dtype=np.float32)
 SPARSE = {f"{fmt}_{kind}": getattr(sp, f"{fmt}_{kind}")(m) for fmt in
           ("csr", "csc", "coo", "bsr", "dia", "lil", "dok") for kind in ("matrix", "array")}  # fmt: skip
@@ -210,6 +253,7 @@ SAFE = {
     **{k: ("arrow", v) for k, v in ARROW.items()},
     **{k: ("sparse", v) for k, v in SPARSE.items()},
     **{f"image_{k}": ("png", v) for k, v in IMAGES.items()},
+    **{k: ("xarray", v) for k, v in XARRAY.items()},
 }
 
 
@@ -344,7 +388,9 @@ def test_sparse_keeps_duplicates_explicit_zeros_and_unsorted_indices(tmp_path):
 # -- damaged files: verified before any byte reaches the decoder ------------------------------
 
 
-@pytest.mark.parametrize("name", ["plain", "pl_frame", "pa_table", "csr_array", "image_RGB"])
+@pytest.mark.parametrize(
+    "name", ["plain", "pl_frame", "pa_table", "csr_array", "image_RGB", "xr_dataset"]
+)
 @pytest.mark.parametrize("how", ["bitflip", "truncate"])
 @pytest.mark.parametrize("mmap", [False, True])
 def test_damaged_payloads_are_detected_before_decoding(tmp_path, name, how, mmap):
@@ -513,7 +559,9 @@ def test_readme_formats_table_names_every_builtin_serializer():
         assert f"`{ser.id}`" in section, ser.id
 
 
-@pytest.mark.parametrize("name", ["multi_index", "pl_frame", "pa_batch", "coo_array", "image_P"])
+@pytest.mark.parametrize(
+    "name", ["multi_index", "pl_frame", "pa_batch", "coo_array", "image_P", "xr_dataset"]
+)
 def test_formats_work_on_a_remote_store_where_nothing_is_mapped(name):
     value = SAFE[name][1]
     store = chkpt.open_store(f"memory://chkpt-formats-{name}", safe=True)

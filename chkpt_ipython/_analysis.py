@@ -4,6 +4,13 @@ A cell's *inputs* are the names it reads before (or without) binding them; its *
 names it binds at module level. Imports, ``def`` and ``class`` statements at the top level are
 *definitions*: they are re-executed on a cache hit rather than pickled.
 
+Code under ``%time``, ``%%time`` and ``%timeit`` is analysed as code: ``%time y = f()`` binds
+``y``; ``%timeit g(z)`` reads ``z`` (what it binds stays inside the timer).
+
+>>> a = analyze("get_ipython().run_line_magic('time', 'y = f(x)')")
+>>> a.inputs, a.outputs
+(('f', 'x'), ('y',))
+
 >>> a = analyze("import math\\ny = math.sqrt(x) + n\\nn = 1\\ndef f():\\n    return y + z")
 >>> a.inputs
 ('x', 'n', 'z')
@@ -19,7 +26,9 @@ import ast
 import builtins
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 __all__ = ["CellAnalysis", "analyze"]
 
@@ -53,7 +62,7 @@ class CellAnalysis:
 @functools.lru_cache(maxsize=256)
 def analyze(source: str) -> CellAnalysis:
     """Analyse Python ``source`` (IPython syntax already transformed); raises SyntaxError."""
-    tree = ast.parse(source)
+    tree = _MagicInliner().visit(ast.parse(source))
     walker = _ModuleWalker()
     for stmt in tree.body:
         walker.statement(stmt)
@@ -245,3 +254,91 @@ def _collect(sub: ast.AST, local: set[str], loads: list[str], declared: set[str]
         loads.extend(_free_names(sub))
     elif isinstance(sub, _NAMED_BINDERS) and sub.name:
         local.add(sub.name)
+
+
+_TIMEIT_OPTION = re.compile(r"^\s*(?:-[nrp]\s*\d+(?:\.\d+)?|-[tcqo])\s+")
+
+
+class _MagicInliner(ast.NodeTransformer):
+    """Replace timing magics (``get_ipython().run_line_magic('time', code)`` after IPython's
+    transformation) by the code they run: inline for ``time``, reads only for ``timeit``."""
+
+    def visit_Expr(self, node: ast.Expr) -> Any:
+        magic = _timing_magic(node.value)
+        if magic is None:
+            return self.generic_visit(node)
+        kind, code = magic
+        inner = _parse_ipython(code)
+        if inner is None:
+            return node
+        if kind == "time":
+            return [self.visit(stmt) for stmt in inner.body] or ast.Pass()
+        return ast.Expr(_reads_of(inner))
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        magic = _timing_magic(node)
+        if magic is None:
+            return self.generic_visit(node)
+        kind, code = magic
+        inner = _parse_ipython(code)
+        if inner is None:
+            return node
+        body = inner.body
+        if kind == "time" and len(body) == 1 and isinstance(body[0], ast.Expr):
+            return self.visit(body[0].value)
+        return _reads_of(inner)
+
+
+def _timing_magic(node: ast.AST) -> tuple[str, str] | None:
+    """("time" | "timeit", code) for a call of a timing magic with literal arguments."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    method, owner = node.func.attr, node.func.value
+    if method not in ("run_line_magic", "run_cell_magic"):
+        return None
+    if not (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)):
+        return None
+    if owner.func.id != "get_ipython" or node.keywords:
+        return None
+    args = node.args
+    if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+        return None
+    values = [a.value for a in args]  # type: ignore[attr-defined]
+    if not values or values[0] not in ("time", "timeit"):
+        return None
+    if method == "run_line_magic" and len(values) == 2:
+        code = values[1]
+    elif method == "run_cell_magic" and len(values) == 3:
+        setup = values[1] if values[0] == "timeit" else ""
+        code = _strip_timeit_options(setup) + "\n" + values[2]
+    else:
+        return None
+    if values[0] == "timeit":
+        code = _strip_timeit_options(code)
+    return values[0], code
+
+
+def _strip_timeit_options(code: str) -> str:
+    while True:
+        stripped = _TIMEIT_OPTION.sub("", code, count=1)
+        if stripped == code:
+            return code.strip() if "\n" not in code else code
+        code = stripped
+
+
+def _parse_ipython(code: str) -> ast.Module | None:
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return ast.parse(TransformerManager().transform_cell(code))
+    except (SyntaxError, ImportError, ValueError):
+        return None
+
+
+def _reads_of(tree: ast.Module) -> ast.expr:
+    """A tuple expression reading the names ``tree`` reads (what a timer's code needs)."""
+    walker = _ModuleWalker()
+    for stmt in _MagicInliner().visit(tree).body:
+        walker.statement(stmt)
+    names = _unique([*walker.reads, *(n for n in walker.deferred if n not in walker.ever_bound)])
+    return ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Load()) for n in names], ctx=ast.Load())

@@ -17,19 +17,22 @@ __all__ = ["Capture", "ReplayedResult", "flush_figures", "format_result", "repla
 # Widget views refer to live comm models that do not survive a restart: replay their text only.
 _DROP_MIMETYPES = frozenset({"application/vnd.jupyter.widget-view+json"})
 
-Record = list  # ["stdout" | "stderr", text] or ["display", data, metadata]
+Record = list  # ["stdout" | "stderr", text] or ["display", data, metadata, display id]
 
 
 class _Tee:
     """A text stream that writes through to ``target`` and appends what it wrote to ``records``."""
 
-    def __init__(self, target: Any, name: str, records: list[Record]) -> None:
+    def __init__(
+        self, target: Any, name: str, records: list[Record], before: Callable[[], bool]
+    ) -> None:
         self._target = target
         self._name = name
         self._records = records
+        self._before = before
 
     def write(self, text: str) -> int:
-        if text:
+        if text and self._before():
             last = self._records[-1] if self._records else None
             if last is not None and last[0] == self._name:
                 last[1] += text
@@ -46,20 +49,58 @@ class _Tee:
 
 
 class Capture:
-    """Context manager teeing ``sys.stdout``/``sys.stderr`` and the shell's display publisher."""
+    """Context manager teeing ``sys.stdout``/``sys.stderr`` and the shell's display publisher.
+
+    ``records`` is what remains visible: ``clear_output()`` empties it, and
+    ``clear_output(wait=True)`` empties it when the next output comes (as front ends do), so a
+    progress loop replays as its last line only.
+    """
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.records: list[Record] = []
-        self._saved: tuple[Any, Any, Any] | None = None
+        self._saved: tuple[Any, Any, Any, Any] | None = None
+        self._clear_pending = False
+        self._clearing_now = False
 
     def __enter__(self) -> Capture:
         pub = self.shell.display_pub
-        self._saved = (sys.stdout, sys.stderr, pub.__dict__.get("publish"))
-        sys.stdout = _Tee(sys.stdout, "stdout", self.records)
-        sys.stderr = _Tee(sys.stderr, "stderr", self.records)
+        self._saved = (
+            sys.stdout,
+            sys.stderr,
+            pub.__dict__.get("publish"),
+            pub.__dict__.get("clear_output"),
+        )
+        sys.stdout = _Tee(sys.stdout, "stdout", self.records, self._before_output)
+        sys.stderr = _Tee(sys.stderr, "stderr", self.records, self._before_output)
         pub.publish = self._recording(pub.publish)
+        pub.clear_output = self._clearing(pub.clear_output)
         return self
+
+    def _before_output(self) -> bool:
+        """Apply a pending ``clear_output(wait=True)``; False while clearing (a terminal's
+        clearing escape codes are not output)."""
+        if self._clearing_now:
+            return False
+        if self._clear_pending:
+            self._clear_pending = False
+            self.records.clear()
+        return True
+
+    def _clearing(self, clear_output: Callable[..., Any]) -> Callable[..., Any]:
+        def recording_clear_output(wait: bool = False, *args: Any, **kw: Any) -> Any:
+            if wait:
+                self._clear_pending = True
+            else:
+                self._clear_pending = False
+                self.records.clear()
+            self._clearing_now = True
+            try:
+                return clear_output(wait, *args, **kw)
+            finally:
+                self._clearing_now = False
+
+        return recording_clear_output
 
     def __exit__(self, *exc: object) -> None:
         self.stop_streams()
@@ -74,18 +115,20 @@ class Capture:
         """Stop recording displays; safe to call twice."""
         if self._saved is None:
             return
-        publish = self._saved[2]
         pub = self.shell.display_pub
-        if publish is None:
-            pub.__dict__.pop("publish", None)
-        else:
-            pub.publish = publish
+        for attr, saved in (("publish", self._saved[2]), ("clear_output", self._saved[3])):
+            if saved is None:
+                pub.__dict__.pop(attr, None)
+            else:
+                setattr(pub, attr, saved)
         self._saved = None
 
     def _recording(self, publish: Callable[..., Any]) -> Callable[..., Any]:
         records = self.records
 
         def recording_publish(data: dict, metadata: dict | None = None, *args: Any, **kw: Any):
+            if not kw.get("update"):
+                self._before_output()
             _record_display(records, data, metadata, kw.get("transient"), kw.get("update"))
             return publish(data, metadata, *args, **kw)
 

@@ -53,8 +53,11 @@ class Run:
         return shown
 
 
-def run(path: Path, env: dict[str, str] | None = None, timeout: int = 120) -> Run:
-    """Execute the notebook at ``path`` in a fresh kernel started in its directory."""
+def run(
+    path: Path, env: dict[str, str] | None = None, timeout: int = 120, allow_errors: bool = False
+) -> Run:
+    """Execute the notebook at ``path`` in a fresh kernel started in its directory (a cell that
+    raises stops the run, unless ``allow_errors``: then its error is one of its outputs)."""
     nb = nbformat.read(path, as_version=4)
     report = path.parent / f".report-{os.getpid()}-{id(nb)}.jsonl"
     kernel_env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", "CHKPT_DIR")}
@@ -65,6 +68,7 @@ def run(path: Path, env: dict[str, str] | None = None, timeout: int = 120) -> Ru
         nb,
         timeout=timeout,
         kernel_name="python3",
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:

@@ -34,9 +34,7 @@ XFAIL = {
         "training_progress",
     },
     "test_unchanged_rerun_after_restart_recomputes_nothing": {"rng_simulation", "training_progress"},
-    "test_each_edit_recomputes_something": {
-        "pandas_prep", "sklearn_digits", "statsmodels_affairs", "rng_simulation",
-    },
+    "test_each_edit_recomputes_something": {"pandas_prep", "sklearn_digits", "statsmodels_affairs"},
     "test_recomputes_say_why": {
         "pandas_prep", "sklearn_digits", "statsmodels_affairs", "rng_simulation",
     },

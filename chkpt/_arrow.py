@@ -20,6 +20,7 @@ import sys
 from typing import Any, BinaryIO
 
 from ._errors import SerializationError
+from ._npy import _aligned_buffer
 
 __all__ = ["ArrowSerializer", "arrow_kind"]
 
@@ -155,8 +156,6 @@ def _decode(source: Any) -> Any:
 
 def _read_aligned(src: Any) -> Any:
     """The whole file in page-aligned memory (Arrow wants aligned buffers), read in one pass."""
-    from ._serializers import _aligned_buffer
-
     size = _remaining(src)
     if size is None:
         return src.read()

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
-import mmap
 import pickle
 import threading
 import warnings
@@ -23,6 +21,8 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from ._arrow import ArrowSerializer
 from ._errors import SerializationError, StoreWarning
 from ._image import PNGSerializer
+from ._jsonexact import json_exact as _json_exact
+from ._npy import NpySerializer, _aligned_buffer  # noqa: F401 (_aligned_buffer: bench, tests)
 from ._sparse import SparseSerializer
 from ._xarray import XarraySerializer
 
@@ -49,39 +49,6 @@ class Serializer(Protocol):
 
 
 # -- JSON --------------------------------------------------------------------------------------
-
-
-_LEAVES = frozenset({str, int, bool, type(None)})
-_FLOAT = {float}
-
-
-def _json_exact(value: Any) -> bool:
-    """True when plain JSON reads ``value`` back equal and with the same types (iterative)."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t in (str, int, bool) or v is None:
-            continue
-        if t is float:
-            if not math.isfinite(v):
-                return False
-        elif t is list:
-            kinds = set(map(type, v))  # big flat lists are checked at C speed
-            if kinds <= _LEAVES:
-                continue
-            if kinds == _FLOAT:
-                if not all(map(math.isfinite, v)):
-                    return False
-                continue
-            stack.extend(v)
-        elif t is dict:
-            if not all(type(k) is str for k in v):
-                return False
-            stack.extend(v.values())
-        else:
-            return False
-    return True
 
 
 _DIGITS_ONLY = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))  # digit -> "0", else " "
@@ -140,74 +107,6 @@ class JSONSerializer:
 def _is_type(value: Any, module: str, name: str) -> bool:
     t = type(value)
     return t.__name__ == name and t.__module__.partition(".")[0] == module
-
-
-def _aligned_buffer(nbytes: int) -> mmap.mmap:
-    """Fresh page-aligned memory for ``nbytes``: private anonymous pages, huge pages if allowed.
-
-    Private, not shared: shared anonymous memory is shmem, which gets no transparent huge pages, and
-    faulting in 4 KiB pages one by one costs more than the read itself (measured: 0.20 s vs 0.03 s
-    for 256 MiB).
-    """
-    size = max(nbytes, 1)
-    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
-    buf = mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
-    advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    if advice is not None and size >= 4 << 20:
-        try:
-            buf.madvise(advice)
-        except OSError:
-            pass
-    return buf
-
-
-class NpySerializer:
-    """Arrays as ``.npy``: streamed without copies, read into page-aligned memory."""
-
-    id, ext, safe = "npy", "npy", True
-    # 1 MiB: each chunk is hashed while it is still in the CPU cache (measured: 16 MiB chunks
-    # make a checksummed load ~35% slower than a bare read; 1 MiB ones ~10%)
-    _CHUNK = 1 << 20
-    _WRITE_CHUNK = 64 << 20  # big enough that hashing on a helper thread pays, small for memory
-
-    def accepts(self, value: Any) -> bool:
-        return _is_type(value, "numpy", "ndarray") and not value.dtype.hasobject
-
-    def dump(self, value: Any, out: BinaryIO) -> None:
-        import numpy as np
-        from numpy.lib import format as npf
-
-        fortran = value.flags.f_contiguous and not value.flags.c_contiguous
-        array = value if (value.flags.c_contiguous or fortran) else np.ascontiguousarray(value)
-        header = {
-            "descr": npf.dtype_to_descr(array.dtype),
-            "fortran_order": bool(fortran),
-            "shape": array.shape,
-        }
-        npf.write_array_header_2_0(out, header)
-        # a flat uint8 view of the buffer (any dtype, C or Fortran order): no copy
-        data = memoryview((array.T if fortran else array).reshape(-1).view(np.uint8))
-        for start in range(0, len(data), self._WRITE_CHUNK):  # the store's writer hashes each
-            out.write(data[start : start + self._WRITE_CHUNK])  # piece while writing it
-
-    def load(self, src: BinaryIO) -> Any:
-        import numpy as np
-        from numpy.lib import format as npf
-
-        version = npf.read_magic(src)
-        read_header = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
-        shape, fortran, dtype = read_header(src)
-        nbytes = math.prod(shape) * dtype.itemsize
-        buf = _aligned_buffer(nbytes)
-        view = memoryview(buf)[:nbytes]
-        got = 0
-        while got < nbytes:
-            n = src.readinto(view[got : got + self._CHUNK])
-            if not n:
-                raise ValueError(f"truncated array: {got} of {nbytes} bytes")
-            got += n
-        array = np.frombuffer(buf, dtype=dtype, count=math.prod(shape))
-        return array.reshape(shape, order="F" if fortran else "C")
 
 
 # -- pandas ------------------------------------------------------------------------------------

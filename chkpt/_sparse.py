@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO
 
+from ._npy import NpySerializer
+
 __all__ = ["SparseSerializer"]
 
 _COMPONENTS = {
@@ -46,8 +48,6 @@ class SparseSerializer:
         return fmt is not None and value.dtype.kind in "biufc"
 
     def dump(self, value: Any, out: BinaryIO) -> None:
-        from ._serializers import NpySerializer
-
         fmt = _format(value)
         assert fmt is not None
         stored = getattr(value, "to" + _VIA[fmt])() if fmt in _VIA else value
@@ -72,8 +72,6 @@ class SparseSerializer:
 
     def load(self, src: BinaryIO) -> Any:
         import scipy.sparse as sp
-
-        from ._serializers import NpySerializer
 
         if src.read(len(_MAGIC)) != _MAGIC:
             raise ValueError("not a chkpt sparse file")

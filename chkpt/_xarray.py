@@ -16,6 +16,8 @@ import json
 from typing import Any, BinaryIO
 
 from ._errors import SerializationError
+from ._jsonexact import json_exact
+from ._npy import NpySerializer
 
 __all__ = ["XarraySerializer"]
 
@@ -39,8 +41,6 @@ class XarraySerializer:
         kind = _kind(value)
         if kind is None:
             return False
-        from ._serializers import _json_exact
-
         variables = _variables(value)
         if kind == "DataArray" and not (value.name is None or type(value.name) is str):
             return False
@@ -52,15 +52,13 @@ class XarraySerializer:
                 return False
             if not type(var.dtype).__module__.startswith("numpy") or var.dtype.kind not in _KINDS:
                 return False
-            if not _json_exact(dict(var.attrs)) or not _json_exact(dict(var.encoding)):
+            if not json_exact(dict(var.attrs)) or not json_exact(dict(var.encoding)):
                 return False
-        if not _json_exact(dict(value.attrs)):
+        if not json_exact(dict(value.attrs)):
             return False
         return all(type(index).__name__ == "PandasIndex" for index in value.xindexes.values())
 
     def dump(self, value: Any, out: BinaryIO) -> None:
-        from ._serializers import NpySerializer
-
         kind = _kind(value)
         variables = _variables(value)
         coords = set(value.coords)
@@ -89,8 +87,6 @@ class XarraySerializer:
             npy.dump(array, out)
 
     def load(self, src: BinaryIO) -> Any:
-        from ._serializers import NpySerializer
-
         if src.read(len(_MAGIC)) != _MAGIC:
             raise ValueError("not a chkpt xarray file")
         header = json.loads(src.readline(1 << 24))

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._config import Config
+from ._console import stage_feedback
 from ._errors import (
     ChkptError,
     CorruptCheckpointError,
@@ -349,8 +350,10 @@ class Checkpoints:
         extra: dict[str, Any] | None = None,
     ) -> None:
         """Log the stage's line (computed/loaded) and publish its event."""
-        if (kind == "loaded" or kind == "computed") and log.isEnabledFor(logging.INFO):
-            log.info("%s", stage_line(kind, stage, reason, seconds))
+        if kind == "loaded" or kind == "computed":
+            stage_feedback(
+                "%s", stage_line(kind, stage, reason, seconds), verbose=self.config.verbose
+            )
         on_event = self.config.on_event
         if on_event is not None or listening():
             emit(Event(kind, stage, key or "", seconds, reason, size, extra or {}), on_event)

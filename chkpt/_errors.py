@@ -12,6 +12,7 @@ __all__ = [
     "ConfigWarning",
     "CorruptCheckpointError",
     "InputCountError",
+    "PluginWarning",
     "KeyWarning",
     "SerializationError",
     "StoreWarning",
@@ -48,6 +49,10 @@ class StoreWarning(ChkptWarning):
 
     The message always names the stage.
     """
+
+
+class PluginWarning(ChkptWarning):
+    """A ``chkpt.serializers`` entry point could not be loaded; it is skipped, the run goes on."""
 
 
 class ConfigWarning(ChkptWarning):

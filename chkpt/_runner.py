@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import gc
 import logging
-import sys
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc
 from ._checkpoint import MISSING, Checkpoints, Identity, Outcome, StoredRef, compute
 from ._config import Config
+from ._console import stage_feedback
 from ._errors import ChkptError, ConfigWarning, CorruptCheckpointError, StoreWarning
 from ._graph import Graph
 from ._present import skipped_line
@@ -217,12 +217,10 @@ class _Run:
                     self.release(i, waiting, ready)
         root = len(g.nodes) - 1
         value = self.value(root)
-        talk = log.isEnabledFor(logging.INFO)
         for report in self.reports:
             if report.action == "pending":
                 report.action = "skipped"  # a valid checkpoint whose value nobody needed
-                if talk:
-                    log.info("%s", skipped_line(report.stage))
+                stage_feedback("%s", skipped_line(report.stage), verbose=self.config.verbose)
         return Result(value, self.reports)
 
     def resolve(self, i: int) -> bool:
@@ -280,36 +278,8 @@ class _Run:
         )
 
 
-_console_handler: logging.Handler | None = None
-
-
-def _console_logging(verbose: bool | None) -> None:
-    """By default, in a terminal, show one line per stage (unless logging is configured)."""
-    global _console_handler
-    logger = logging.getLogger("chkpt")
-    want = (
-        verbose
-        if verbose is not None
-        else (
-            sys.stderr.isatty()
-            and not logging.getLogger().handlers
-            and not [h for h in logger.handlers if h is not _console_handler]
-        )
-    )
-    if want and _console_handler is None:
-        _console_handler = logging.StreamHandler()
-        _console_handler.setFormatter(logging.Formatter("chkpt: %(message)s"))
-        logger.addHandler(_console_handler)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
-    elif verbose is False and _console_handler is not None:
-        logger.removeHandler(_console_handler)
-        _console_handler = None
-
-
 def run(pipeline: Pipeline, config: Config | None = None) -> Result:
     """Run ``pipeline`` under ``config``; see ``Pipeline.run``."""
-    _console_logging(config.verbose if config else None)
     inline = config is None or config.executor is None  # threads may run stages: no pause then
     with _gc.paused() if inline else contextlib.nullcontext(gc.isenabled()) as gc_enabled:
         return _Run(pipeline, config, gc_enabled).execute()

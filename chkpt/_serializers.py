@@ -15,15 +15,15 @@ import io
 import json
 import pickle
 import threading
-import warnings
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from ._arrow import ArrowSerializer
-from ._errors import SerializationError, StoreWarning
+from ._errors import PluginWarning, SerializationError
 from ._image import PNGSerializer
 from ._jsonexact import json_exact as _json_exact
 from ._npy import NpySerializer, _aligned_buffer  # noqa: F401 (_aligned_buffer: bench, tests)
 from ._sparse import SparseSerializer
+from ._warn import warn
 from ._xarray import XarraySerializer
 
 __all__ = [
@@ -220,11 +220,10 @@ def _load_plugins() -> list[Serializer]:
                 raise TypeError(f"{obj!r} lacks id/ext/safe/accepts/dump/load")
         except Exception as exc:
             dist = getattr(ep.dist, "name", None) or "?"
-            warnings.warn(
-                f"chkpt: skipping serializer plugin {ep.name!r} ({ep.value}, from {dist}): "
+            warn(
+                f"skipping serializer plugin {ep.name!r} ({ep.value}, from {dist}): "
                 f"{type(exc).__name__}: {exc}",
-                StoreWarning,
-                stacklevel=4,
+                PluginWarning,
             )
             continue
         found.append(obj)

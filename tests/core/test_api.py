@@ -17,7 +17,7 @@ def test_exports_are_curated():
     assert sorted(chkpt.__all__) == sorted(
         [
             "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry",
-            "Event", "InputCountError", "KeyWarning",
+            "Event", "InputCountError", "KeyWarning", "PluginWarning",
             "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
             "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
             "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",

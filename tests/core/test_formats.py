@@ -524,7 +524,7 @@ def test_entry_point_plugins_load_lazily_once_and_broken_ones_warn(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 2, lines  # each broken plugin warned about once, the good one used
-    assert all(line.startswith("StoreWarning") and "chkpt-frac" in line for line in lines)
+    assert all(line.startswith("PluginWarning") and "chkpt-frac" in line for line in lines)
     assert "'exploding'" in lines[0] and "plugin exploded" in lines[0]
     assert "'missing'" in lines[1] and "chkpt_frac_gone" in lines[1]
     payload = next((tmp_path / "store" / "f").glob("*.frac"))

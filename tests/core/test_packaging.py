@@ -201,3 +201,11 @@ def test_wheel_with_the_ipython_extra_has_no_kernel_client(dist, tmp_path):
     assert "run: running a notebook headless needs the package" in out
     assert "pip install 'chkpt[run]'" in out
     print(f"chkpt[ipython]: {len(names)} distributions")
+
+
+def test_pre_commit_runs_ruff_and_mypy_from_the_dev_group():
+    config = ROOT / ".pre-commit-config.yaml"
+    run(sys.executable, "-m", "pre_commit", "validate-config", config)
+    text = config.read_text()
+    assert "python -m ruff check" in text and "python -m ruff format" in text
+    assert "python -m mypy" in text and "language: system" in text  # nothing fetched at commit time

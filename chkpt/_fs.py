@@ -430,7 +430,7 @@ class FsspecFS:
     def open_temp(self, d: str) -> Temp:
         import io
 
-        return Temp(io.BytesIO(), d, "", None)  # type: ignore[arg-type]
+        return Temp(io.BytesIO(), d, "", None)
 
     def commit(self, temp: Temp, name: str) -> None:
         self.fs.pipe_file(self._path(temp.d, name), temp.file.getvalue())  # type: ignore[attr-defined]

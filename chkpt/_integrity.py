@@ -69,7 +69,7 @@ class Entry:
         """Validate metadata strictly: anything unexpected raises ValueError."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a chkpt metadata record")
-        values = {}
+        values: dict[str, Any] = {}
         for name, (types, default) in _FIELDS.items():
             value = data.get(name, default)
             if value is _REQUIRED or not isinstance(value, types) or isinstance(value, bool):
@@ -145,7 +145,7 @@ class HashingWriter:
             self.hasher.update(view)
             self._write(view)
         else:  # hash on the helper thread while this one writes: both release the GIL
-            done, failed = threading.Event(), []
+            done, failed = threading.Event(), list[BaseException]()
             _background().jobs.put((self.hasher, view, done, failed))
             try:
                 self._write(view)
@@ -208,7 +208,7 @@ class HashingReader:
         want = min(len(view), self.limit - self.size)
         got = 0
         while got < want:
-            n = self.raw.readinto(view[got:want]) or 0
+            n = self.raw.readinto(view[got:want]) or 0  # type: ignore[attr-defined]
             if not n:
                 break
             got += n

@@ -92,9 +92,9 @@ class Store:
         path = self.fs.where(d, name)
         cached = _META_CACHE.get(path) if info.stamp else None
         if cached is not None and cached[0] == info.stamp and cached[1].stage == stage:
-            entry = cached[1]
-            payload = self.fs.info(d, entry.payload)
-            return entry if payload is not None and payload.size == entry.size else None
+            hit = cached[1]
+            payload = self.fs.info(d, hit.payload)
+            return hit if payload is not None and payload.size == hit.size else None
         entry = self.read_meta(d, name, stage)
         if entry is not None and info.stamp:
             if len(_META_CACHE) >= 65536:

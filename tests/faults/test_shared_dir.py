@@ -225,6 +225,7 @@ def test_racing_folder_swaps_never_serve_her_data_or_run_her_pickle(tmp_path, ma
             runs += 1
         thread.join()
         assert result["swaps"] > 10 and runs > 3, (result, runs)
+        print(f"swaps {result['swaps']}, victim runs {runs}")
         assert not marker.exists()
         if not (shared / "chkpt-0").is_dir() or (shared / "chkpt-0").is_symlink():
             pytest.fail("the attack loop ends with the victim's folder back in place")

@@ -116,6 +116,7 @@ class LocalFS:
         self.given = path  # what the user named
         self.durable = durable
         self._fd: int | None = None
+        self._retired: list[int] = []
         self._root_path: str | None = None
         self._mutex = threading.Lock()
 
@@ -127,8 +128,9 @@ class LocalFS:
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
-            if self._fd is not None:
-                os.close(self._fd)
+            for fd in [self._fd, *self._retired]:
+                if fd is not None:
+                    os.close(fd)
 
     # -- the root ------------------------------------------------------------------------------
 
@@ -146,11 +148,14 @@ class LocalFS:
         if fd is not None and (not create or os.fstat(fd).st_nlink):
             return fd  # (a root removed meanwhile is reopened before writing into it)
         with self._mutex:
+            fd = self._fd  # another thread may have opened it meanwhile
+            if fd is not None and (not create or os.fstat(fd).st_nlink):
+                return fd
             fd, path = self._open_root(create)
             if fd is not None:
-                old, self._fd, self._root_path = self._fd, fd, path
-                if old is not None:
-                    os.close(old)
+                if self._fd is not None:  # other threads may still use it: closed with the store
+                    self._retired.append(self._fd)
+                self._fd, self._root_path = fd, path
             return fd
 
     def _open_root(self, create: bool) -> tuple[int | None, str]:

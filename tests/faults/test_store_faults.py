@@ -142,7 +142,7 @@ def test_concurrent_runs_print_no_false_warnings(tmp_path):
             assert_right(report)
             assert not report["warnings"], report["warnings"]
     middles = chkpt.open_store(store_dir).entries("middle")
-    assert len(middles) == 5  # keep=5 per lineage evicted the older ones meanwhile
+    assert 5 <= len(middles) < 9  # keep=5 per lineage evicted older ones while others read
 
 
 def test_a_writer_whose_clock_runs_ahead_cannot_evict_fresh_entries(tmp_path):

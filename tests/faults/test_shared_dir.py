@@ -29,20 +29,30 @@ def source():
     return {"rows": [1, 2, 3]}  # JSON
 
 
-def arr(src):
-    return np.arange(1000.0) * len(src["rows"])  # .npy
+def frame(src):
+    import pandas as pd
+
+    return pd.DataFrame({"a": src["rows"]})  # Parquet (named below)
+
+
+def arr(fr):
+    return np.arange(1000.0) * len(fr)  # .npy
 
 
 def obj(a):
     return {"set": {1, 2}, "sum": float(a.sum())}  # pickle
 
 
-STAGES = ("source", "arr", "obj")
+STAGES = ("source", "frame", "arr", "obj")
 RIGHT = {"set": {1, 2}, "sum": 3 * 499500.0}
 
 
 def pipeline(safe_formats_only: bool = False):
-    first = Stage(source, name="source", version=1) >> Stage(arr, name="arr", version=1)
+    first = (
+        Stage(source, name="source", version=1)
+        >> Stage(frame, name="frame", version=1, serializer="parquet")
+        >> Stage(arr, name="arr", version=1)
+    )
     return first if safe_formats_only else first >> Stage(obj, name="obj", version=1)
 
 
@@ -65,6 +75,7 @@ def genuine_entries(tmp_path) -> dict[str, chkpt.Entry]:
 def evil_values():
     return {
         "source": {"rows": [9, 9, 9, 9, 9]},
+        "frame": __import__("pandas").DataFrame({"a": [6, 6, 6, 6]}),
         "arr": np.full(1000, 666.0),
         "obj": {"set": {666}, "sum": -1.0},
     }
@@ -325,7 +336,7 @@ def test_clear_and_gc_remove_only_what_chkpt_made(tmp_path):
         os.utime(f, (old, old))
     assert run(root)[0] == RIGHT
     store = chkpt.open_store(root)
-    assert store.clear() == 3
+    assert store.clear() == len(STAGES)
     assert store.gc(keep=1, grace=0) == 0
     assert _cli.main(["--dir", str(root), "gc", "--grace", "0"]) == 0
     assert _cli.main(["--dir", str(root), "clear", "--yes"]) == 0

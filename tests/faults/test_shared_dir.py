@@ -362,6 +362,8 @@ def test_the_cli_as_another_user_on_a_shared_dir(shared_dir, mallory):
         assert rc in (0, 1) and "Traceback" not in err, (command, rc, out, err)
     rc, out, err = as_user(mallory, lambda: cli("--dir", str(shared_dir), "ls"))
     assert rc == 0 and "no checkpoints" in out, (out, err)
+    rc, out, err = as_user(mallory, lambda: cli("--dir", "/tmp", "ls"))  # the seed's own dir
+    assert rc == 0 and "Traceback" not in err, (out, err)
     rc, out, err = as_user(mallory, lambda: cli("--dir", str(shared_dir / "chkpt-0"), "ls"))
     assert rc == 0, (out, err)
     value, actions, warned = run(shared_dir)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
 import html
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import (
     Magics,
     cell_magic,
@@ -24,12 +27,53 @@ def _names(text: str) -> list[str]:
 
 
 def _switch(text: str) -> bool:
+    """``on``/``off`` (and the usual synonyms); anything else is a usage error that says so.
+
+    >>> _switch("ON"), _switch("off")
+    (True, False)
+    """
     value = text.strip().lower()
     if value in ("on", "true", "yes", "1"):
         return True
     if value in ("off", "false", "no", "0"):
         return False
-    raise ValueError(f"expected on or off, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected on/off, got {text!r}")
+
+
+def known_stages(sess: Any) -> list[str]:
+    """Stage names the notebook knows: run in this kernel, in the saved notebook, or on disk."""
+    from . import _preview
+
+    names = [str(r.get("stage")) for r in sess.status()]
+    notebook = getattr(getattr(sess, "resolved", None), "notebook", None)
+    if notebook is not None:
+        names += [c["stage"] for c in _preview.saved_stage_cells(notebook)]
+    try:
+        names += list(sess.store.stages())
+    except Exception:
+        pass
+    return list(dict.fromkeys(names))
+
+
+def _check_syntax(shell: Any, cell: str, name: str | None) -> None:
+    """A stage cell that does not parse fails with the error alone, not chkpt's call stack."""
+    try:
+        source = shell.transform_cell(cell)
+        ast.parse(source)
+    except SyntaxError as exc:
+        where = f"stage cell {name!r}" if name else "stage cell"
+        line = (exc.lineno or 0) + 1  # the cell's first line is %%chkpt_stage
+        text = (exc.text or "").rstrip("\n")
+        caret = ""
+        if text and exc.offset:
+            stripped = text.lstrip()
+            caret = "\n    " + " " * max(exc.offset - 1 - (len(text) - len(stripped)), 0) + "^"
+            text = stripped
+        shown = f"\n    {text}{caret}" if text else ""
+        raise UsageError(
+            f"SyntaxError in {where}, line {line}: {exc.msg}{shown}\n"
+            "Nothing ran and no checkpoint was touched; fix the cell and run it again."
+        ) from None
 
 
 class Message(str):
@@ -44,10 +88,16 @@ class StatusTable(list):
 
     COLUMNS = ("stage", "state", "this_session", "inputs", "params", "size", "time_saved")
 
+    def __init__(self, rows: Any = (), modules: Any = ()) -> None:
+        super().__init__(rows)
+        self.modules = frozenset(modules)  # names bound to modules: never shown as parameters
+
     def _cells(self, row: dict[str, Any]) -> list[str]:
         out = []
         for col in self.COLUMNS:
             value = row.get(col)
+            if col == "params" and isinstance(value, list):
+                value = [p for p in value if p not in self.modules]
             if isinstance(value, list):
                 value = ", ".join(value)
             elif col == "time_saved":
@@ -90,6 +140,7 @@ class ChkptMagics(Magics):
         """Make this cell a checkpointed stage: a valid checkpoint is restored instead of rerun."""
         __tracebackhide__ = True
         args = parse_argstring(self.chkpt_stage, line)
+        _check_syntax(self.shell, cell, args.name)
         return session(self.shell).run_cell(
             cell,
             name=args.name,
@@ -116,7 +167,12 @@ class ChkptMagics(Magics):
     @line_magic
     def chkpt_status(self, line: str) -> StatusTable:
         """List the stage cells with their state (cached, stale, missing, running, failed)."""
-        return StatusTable(session(self.shell).status())
+        import types
+
+        ns = self.shell.user_ns
+        rows = session(self.shell).status()
+        names = {p for r in rows for p in r.get("params") or ()}
+        return StatusTable(rows, [n for n in names if isinstance(ns.get(n), types.ModuleType)])
 
     @magic_arguments()
     @argument("stage", nargs="?", default=None, help="stage to clear (default: all)")
@@ -124,6 +180,13 @@ class ChkptMagics(Magics):
     def chkpt_clear(self, line: str) -> Message:
         """Delete the checkpoints of one stage, or of all stages of this notebook."""
         args = parse_argstring(self.chkpt_clear, line)
+        if args.stage is not None:
+            known = known_stages(session(self.shell))
+            if args.stage not in known:
+                listed = ", ".join(known) if known else "none yet"
+                raise UsageError(
+                    f"%chkpt_clear: no stage named {args.stage!r}; known stages: {listed}"
+                )
         removed = session(self.shell).clear(args.stage)
         what = f"stage {args.stage!r}" if args.stage else "all stages"
         return Message(f"removed {removed} checkpoint(s) of {what}")
@@ -137,6 +200,10 @@ class ChkptMagics(Magics):
         """Switch loading or storing of one stage; applies when its cell next runs."""
         args = parse_argstring(self.chkpt_set, line)
         sess = session(self.shell)
+        known = known_stages(sess)
+        if args.stage not in known:
+            listed = ", ".join(known) if known else "none yet (run a %%chkpt_stage cell first)"
+            raise UsageError(f"%chkpt_set: no stage named {args.stage!r}; known stages: {listed}")
         sess.set_options(args.stage, load=args.load, store=args.store)
         opts = sess.options(args.stage)
         return Message(

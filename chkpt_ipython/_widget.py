@@ -3,24 +3,57 @@
 The widget holds view state only. It reads the notebook session's ``status()`` and
 ``options()``, redraws when the session notifies it, and sends every toggle back through the
 session's own methods (``set_options``, ``clear``), so the same control works from code and
-magics. It never touches the checkpoint store.
+magics. It only reads the checkpoint store's index (what is on disk before a cell runs, what a
+"clear" would delete), through :mod:`._preview`.
 
-The graph, DOT source, SVG and HTML table are built by pure functions below, tested on their own.
+Refreshes are coalesced: during a Run All the session notifies after every cell; the widget
+refreshes at most every ``THROTTLE`` seconds (a trailing refresh catches the last change, and
+the end of the notebook's last stage cell refreshes at once), and Graphviz runs only when the
+graph's structure changes. A stage that starts running is shown at
+once (from the ``start`` event, without reading the whole status).
+
+Displayed, it is two outputs: a static HTML copy (graph and table; what HTML exports and
+reopened notebooks show, kept current) and the live widget, which hides the copy while it runs.
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
 import logging
 import pathlib
-import re
+import time
+import types
+import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+
+from . import _preview
+from ._graph import (
+    INSTALL_GRAPHVIZ,
+    LEGEND,
+    LINE_CHARS,
+    STATE_COLOURS,
+    STATES,
+    build_dot,
+    format_seconds,
+    format_size,
+    layout_direction,
+    node_label,
+    patch_svg,
+    render_svg,
+    static_html,
+    structure,
+    time_saved,
+    totals,
+)
+from ._graph import state_of as _state
 
 __all__ = [
     "INSTALL_GRAPHVIZ",
     "LEGEND",
+    "LINE_CHARS",
+    "STATES",
     "STATE_COLOURS",
     "PipelineWidget",
     "build_dot",
@@ -38,49 +71,16 @@ logger = logging.getLogger("chkpt.ipython.widget")
 
 _HERE = pathlib.Path(__file__).parent
 
-STATES = ("cached", "stale", "missing", "running", "failed")
+#: Seconds between two full refreshes while the session keeps notifying (a Run All).
+THROTTLE = 0.5
+#: Seconds between two updates of the static copy by coalesced refreshes.
+STATIC_EVERY = 5.0
 
-#: Fill colour of a node, by the state of its stage.
-STATE_COLOURS: dict[str, str] = {
-    "cached": "#b2f2bb",
-    "stale": "#ffd8a8",
-    "missing": "#e9ecef",
-    "running": "#a5d8ff",
-    "failed": "#ffa8a8",
-}
-
-_STATE_TEXT = {
-    "cached": "cached: a valid checkpoint exists, the next run loads it",
-    "stale": "stale: code, inputs or parameters changed since it was stored",
-    "missing": "missing: not stored yet",
-    "running": "running now",
-    "failed": "failed: the last run raised",
-}
-
-#: Border of a node, by what happened to its stage in this kernel session.
-SESSION_BORDERS: dict[str, dict[str, str]] = {
-    "computed": {"color": "#1864ab", "style": "solid", "penwidth": "2.5"},
-    "loaded": {"color": "#2b8a3e", "style": "dashed", "penwidth": "2.5"},
-}
-_DEFAULT_BORDER = {"color": "#868e96", "style": "solid", "penwidth": "1"}
-
-#: What the widget's legend shows: one entry per state, then the two session borders.
-LEGEND: list[dict[str, str]] = [
-    {"key": s, "label": s, "fill": STATE_COLOURS[s], "border": _DEFAULT_BORDER["color"],
-     "style": "solid", "title": _STATE_TEXT[s]}
-    for s in STATES
-] + [
-    {"key": "computed", "label": "computed this session", "fill": "#ffffff",
-     "border": SESSION_BORDERS["computed"]["color"], "style": "solid",
-     "title": "ran in this kernel session"},
-    {"key": "loaded", "label": "loaded this session", "fill": "#ffffff",
-     "border": SESSION_BORDERS["loaded"]["color"], "style": "dashed",
-     "title": "restored from its checkpoint in this kernel session"},
-]  # fmt: skip
-
-INSTALL_GRAPHVIZ = (
-    "Graphviz's dot program was not found, so the graph is not drawn: install Graphviz "
-    "(apt install graphviz, brew install graphviz or conda install graphviz) and re-run this cell."
+# Hides the output after the static copy (the live widget's) when no live widget is there: a
+# reopened notebook shows the copy, not "Error displaying widget: model not found".
+_STATIC_STYLE = (
+    "<style>.jp-OutputArea:not(:has(.chkpt-widget)) > .jp-OutputArea-child:has(.chkpt-static-copy)"
+    " + .jp-OutputArea-child{display:none}</style>"
 )
 
 
@@ -94,268 +94,13 @@ class Session(Protocol):
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]: ...
 
 
-# --------------------------------------------------------------------------- formatting
+def _running_loop() -> Any:
+    import asyncio
 
-
-def format_size(n: float | None) -> str:
-    """Bytes as a short human-readable size.
-
-    >>> format_size(0), format_size(1536), format_size(3 * 1024**3)
-    ('0 B', '1.5 KB', '3.0 GB')
-    >>> format_size(None)
-    '-'
-    """
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(size) < 1024 or unit == "GB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def format_seconds(s: float | None) -> str:
-    """Seconds as a short duration.
-
-    >>> format_seconds(0.0042), format_seconds(2.5), format_seconds(75), format_seconds(7260)
-    ('4 ms', '2.5 s', '1 min 15 s', '2 h 1 min')
-    >>> format_seconds(None)
-    '-'
-    """
-    if s is None:
-        return "-"
-    s = float(s)
-    if abs(s) < 1:
-        return f"{s * 1000:.0f} ms"
-    if abs(s) < 60:
-        return f"{s:.1f} s"
-    if abs(s) < 3600:
-        return f"{int(s // 60)} min {int(s % 60)} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
-
-
-# --------------------------------------------------------------------------- the graph
-
-
-def _state(record: Mapping) -> str:
-    state = record.get("state") or "missing"
-    return state if state in STATE_COLOURS else "missing"
-
-
-def time_saved(record: Mapping) -> float:
-    """Seconds a checkpoint hit saves: the session's figure, else compute minus load time.
-
-    >>> time_saved({"time_saved": 4.0}), time_saved({"compute_seconds": 5.0, "load_seconds": 0.5})
-    (4.0, 4.5)
-    >>> time_saved({"state": "missing"})
-    0.0
-    """
-    if record.get("time_saved"):
-        return float(record["time_saved"])
-    compute = float(record.get("compute_seconds") or 0)
-    return max(compute - float(record.get("load_seconds") or 0), 0.0)
-
-
-def node_label(record: Mapping, options: Mapping | None = None) -> list[str]:
-    """The lines of a stage's node label: name; state, size and time a hit saves; flags.
-
-    >>> node_label({"stage": "fit", "state": "cached", "size": 2048, "time_saved": 12.0,
-    ...             "this_session": "loaded"}, {"load": True, "store": False})
-    ['fit', 'cached · 2.0 KB · saves 12.0 s', 'loaded this session', 'store off']
-    >>> node_label({"stage": "raw", "state": "missing"})
-    ['raw', 'missing']
-    >>> node_label({"stage": "feat", "state": "stale", "reason": "parameters changed: N"})
-    ['feat', 'stale', 'parameters changed: N']
-    """
-    state = _state(record)
-    facts = [state]
-    if record.get("size"):
-        facts.append(format_size(record["size"]))
-    if time_saved(record) and state in ("cached", "stale"):
-        facts.append(f"saves {format_seconds(time_saved(record))}")
-    lines = [str(record.get("stage", "?")), " · ".join(facts)]
-    why = (
-        record.get("error")
-        if state == "failed"
-        else record.get("reason")
-        if state == "stale"
-        else ""
-    )
-    if why:
-        why = " ".join(str(why).split())
-        lines.append(why if len(why) <= 40 else why[:39] + "…")
-    if record.get("this_session") in SESSION_BORDERS:
-        lines.append(f"{record['this_session']} this session")
-    options = options or {}
-    off = [name for name in ("load", "store") if options.get(name) is False]
-    if off:
-        lines.append(", ".join(f"{name} off" for name in off))
-    return lines
-
-
-def _dot_quote(text: str) -> str:
-    r"""A DOT double-quoted string; ``\n`` in ``text`` stays a DOT line break.
-
-    >>> _dot_quote('say "hi"')
-    '"say \\"hi\\""'
-    """
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
-def build_dot(records: Sequence[Mapping], options: Mapping[str, Mapping] | None = None) -> str:
-    """DOT source for the graph of stage cells, one node per record, edges from ``inputs``.
-
-    Each node's SVG group gets the classes ``chkpt-stage``, ``chkpt-state-<state>``,
-    ``chkpt-session-<computed|loaded>`` (when it ran this session) and ``chkpt-index-<i>``
-    (its position in ``records``), which is how the browser side finds stages in the SVG.
-
-    >>> dot = build_dot([{"stage": "a", "state": "cached"},
-    ...                  {"stage": "b", "state": "stale", "inputs": ["a"]}])
-    >>> '"a" -> "b"' in dot and "chkpt-state-stale" in dot
-    True
-    """
-    options = options or {}
-    names = {str(r.get("stage")) for r in records}
-    out = [
-        "digraph chkpt {",
-        '  graph [rankdir=LR bgcolor="transparent" nodesep=0.3 ranksep=0.45 margin=0];',
-        '  node [shape=box style="rounded,filled" fontname="Helvetica,Arial,sans-serif"'
-        ' fontsize=11 margin="0.15,0.06"];',
-        '  edge [color="#868e96" arrowsize=0.7];',
-    ]
-    for i, record in enumerate(records):
-        name = str(record.get("stage"))
-        state = _state(record)
-        this = record.get("this_session")
-        border = SESSION_BORDERS.get(this, _DEFAULT_BORDER)
-        classes = f"chkpt-stage chkpt-state-{state} chkpt-index-{i}"
-        if this in SESSION_BORDERS:
-            classes += f" chkpt-session-{this}"
-        label = "\\n".join(
-            line.replace("\\", "\\\\").replace('"', '\\"')
-            for line in node_label(record, options.get(name))
-        )
-        style = "rounded,filled" + (",dashed" if border["style"] == "dashed" else "")
-        out.append(
-            f'  {_dot_quote(name)} [label="{label}" class="{classes}" fillcolor="{STATE_COLOURS[state]}"'
-            f' color="{border["color"]}" penwidth={border["penwidth"]} style="{style}"];'
-        )
-    for record in records:
-        for upstream in record.get("inputs") or ():
-            if str(upstream) in names:
-                out.append(
-                    f"  {_dot_quote(str(upstream))} -> {_dot_quote(str(record.get('stage')))};"
-                )
-    out.append("}")
-    return "\n".join(out) + "\n"
-
-
-def render_svg(dot_source: str, *, engine: str = "dot") -> str | None:
-    """The SVG markup of ``dot_source`` drawn by Graphviz, or None when Graphviz cannot draw it.
-
-    None means the ``dot`` program (or the ``graphviz`` package) is missing or failed; the
-    reason is logged. The XML prolog is stripped so the markup can be inlined into HTML.
-    """
     try:
-        import graphviz
-
-        svg = graphviz.pipe(engine, "svg", dot_source.encode("utf-8"), quiet=True)
-    except ImportError:
-        logger.info("the graphviz package is not installed; showing the table only")
+        return asyncio.get_running_loop()
+    except RuntimeError:
         return None
-    except Exception as exc:  # ExecutableNotFound, CalledProcessError, OSError, ...
-        logger.info("graphviz could not render the pipeline graph: %s", exc)
-        return None
-    text = svg.decode("utf-8", errors="replace")
-    start = text.find("<svg")
-    if start < 0:
-        return None
-    # Drop comments (Graphviz writes one per node/edge) and undo its escaping of "-", so class
-    # names such as chkpt-state-cached read plainly in the markup.
-    return _COMMENT.sub("", text[start:]).replace("&#45;", "-")
-
-
-_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)
-
-
-def totals(records: Iterable[Mapping]) -> dict[str, Any]:
-    """Totals line numbers: stage count, bytes on disk, seconds a Run All saves by loading.
-
-    >>> t = totals([{"state": "cached", "size": 1024, "time_saved": 3.0},
-    ...             {"state": "stale", "size": 1024, "time_saved": 9.0}])
-    >>> t["stages"], t["disk_bytes"], t["time_saved_seconds"], t["text"]
-    (2, 2048, 3.0, '2 stages · 2.0 KB on disk · 3.0 s saved by cached stages')
-    """
-    records = list(records)
-    disk = sum(int(r.get("size") or 0) for r in records)
-    saved = sum(time_saved(r) for r in records if _state(r) == "cached")
-    n = len(records)
-    return {
-        "stages": n,
-        "disk_bytes": disk,
-        "time_saved_seconds": saved,
-        "text": f"{n} stage{'s' if n != 1 else ''} · {format_size(disk)} on disk"
-        f" · {format_seconds(saved)} saved by cached stages",
-    }
-
-
-def _table_row(record: Mapping, options: Mapping) -> str:
-    state = _state(record)
-    cells = [
-        html.escape(str(record.get("stage"))),
-        f'<span style="background:{STATE_COLOURS[state]};padding:0 4px;border-radius:3px">{state}</span>',
-        html.escape(str(record.get("this_session") or "-")),
-        html.escape(", ".join(map(str, record.get("inputs") or ())) or "-"),
-        html.escape(", ".join(map(str, record.get("params") or ())) or "-"),
-        format_size(record.get("size")) if record.get("size") else "-",
-        format_seconds(time_saved(record)) if time_saved(record) else "-",
-        "on" if options.get("load", True) else "off",
-        "on" if options.get("store", True) else "off",
-    ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-
-
-def static_html(
-    records: Sequence[Mapping],
-    options: Mapping[str, Mapping] | None = None,
-    svg: str | None = None,
-    message: str = "",
-) -> str:
-    """A self-contained HTML view (graph or message, legend, table) for static front ends."""
-    options = options or {}
-    head = [
-        "stage",
-        "state",
-        "this session",
-        "inputs",
-        "params",
-        "size",
-        "hit saves",
-        "load",
-        "store",
-    ]
-    rows = "".join(_table_row(r, options.get(str(r.get("stage")), {})) for r in records)
-    legend = " ".join(
-        f'<span title="{html.escape(e["title"])}" style="display:inline-block;margin-right:8px">'
-        f'<span style="display:inline-block;width:12px;height:12px;background:{e["fill"]};'
-        f'border:2px {e["style"]} {e["border"]};vertical-align:middle"></span> {html.escape(e["label"])}</span>'
-        for e in LEGEND
-    )
-    parts = [
-        f"<div class='chkpt-static'><div><b>chkpt pipeline</b> · {html.escape(totals(records)['text'])}</div>"
-    ]
-    if svg:
-        parts.append(svg)
-    if message:
-        parts.append(f"<p class='chkpt-message'>{html.escape(message)}</p>")
-    parts.append(f"<div>{legend}</div>")
-    parts.append(
-        "<table class='chkpt-table'><thead><tr>"
-        + "".join(f"<th>{h}</th>" for h in head)
-        + f"</tr></thead><tbody>{rows}</tbody></table></div>"
-    )
-    return "".join(parts)
 
 
 # --------------------------------------------------------------------------- the widget
@@ -378,47 +123,116 @@ if anywidget is not None:
         stages = traitlets.List(traitlets.Dict()).tag(sync=True)
         svg = traitlets.Unicode("").tag(sync=True)
         message = traitlets.Unicode("").tag(sync=True)
+        notice = traitlets.Unicode("").tag(sync=True)
         legend = traitlets.List(traitlets.Dict(), default_value=LEGEND).tag(sync=True)
         totals = traitlets.Dict().tag(sync=True)
         selected = traitlets.Unicode("").tag(sync=True)
+        confirm = traitlets.Dict().tag(sync=True)
+        rankdir = traitlets.Unicode("LR").tag(sync=True)
 
         def __init__(self, session: Session, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._session = session
-            self._last_dot: str | None = None
+            self._structure: Any = None
             self._last_svg: str | None = None
+            self._options_by_stage: dict[str, dict[str, bool]] = {}
+            self._last_refresh = 0.0
+            self._pending: Any = None
+            self._static_id = f"chkpt-static-{uuid.uuid4().hex}"
+            self._static_shown = False
+            self._static_html = ""
+            self._last_stage = ""  # the notebook's last stage cell: when it ends, refresh at once
+            self._last_done = False
+            self._acting = False
+            self._static_at = 0.0
+            self.refresh_count = 0  # how often it re-read the session (for tests and benchmarks)
+            self.render_count = 0  # how often Graphviz ran
+            self.refresh_seconds = 0.0
             self.on_msg(self._on_front_end_message)
             self.refresh()
             ref = weakref.ref(self)
-            self._unsubscribe = session.subscribe(lambda: _refresh_ref(ref))
+            self._unsubscribe = session.subscribe(lambda: _changed_ref(ref))
+            self._unsubscribe_events = _subscribe_events(ref)
 
         # -- reading the session
 
-        def refresh(self) -> None:
-            """Re-read the session's status and options and update the synced state."""
+        def _records(self) -> list[dict]:
+            live = [dict(r) for r in self._session.status()]
+            notebook, store = self._saved_notebook(), _store_of(self._session)
+            if notebook is None:
+                return live
+            cells = _preview.saved_stage_cells(notebook)
+            return _preview.merge(live, _preview.preview_records(cells, store))
+
+        def _saved_notebook(self) -> pathlib.Path | None:
+            resolved = getattr(self._session, "resolved", None)
+            notebook = getattr(resolved, "notebook", None) if resolved is not None else None
+            return pathlib.Path(notebook) if notebook and pathlib.Path(notebook).is_file() else None
+
+        def changed(self) -> None:
+            """The session changed: refresh now, or soon when refreshes come thick and fast."""
+            if self._acting:
+                return  # the widget's own action refreshes once when it is done
+            now = time.monotonic()
+            loop = _running_loop()
+            last, self._last_done = self._last_done, False
+            if loop is None or last or now - self._last_refresh >= THROTTLE:
+                self.refresh(static=last or loop is None)
+            elif self._pending is None:
+                delay = THROTTLE - (now - self._last_refresh)
+                ref = weakref.ref(self)
+                self._pending = loop.call_later(delay, lambda: _trailing(ref))
+
+        def refresh(self, *, static: bool = True) -> None:
+            """Re-read the session's status and options and update the synced state.
+
+            ``static=False`` leaves the static copy (hidden while the widget is live) alone
+            unless it is ``STATIC_EVERY`` seconds old: a Run All updates it at its end.
+            """
+            start = time.perf_counter()
             try:
-                records = [dict(r) for r in self._session.status()]
+                self._refresh(static)
+            finally:
+                self.refresh_seconds += time.perf_counter() - start
+
+        def _refresh(self, static: bool = True) -> None:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+            self._last_refresh = time.monotonic()
+            self.refresh_count += 1
+            try:
+                records = self._records()
                 options = {str(r.get("stage")): self._options(str(r.get("stage"))) for r in records}
             except Exception as exc:
                 logger.exception("could not read the notebook session's status")
                 self.message = f"chkpt: could not read the pipeline's status: {exc}"
                 return
-            dot = build_dot(records, options)
-            if dot != self._last_dot:
-                self._last_svg = render_svg(dot)
-                self._last_dot = dot
+            namespace = getattr(getattr(self._session, "shell", None), "user_ns", None)
+            records = [_clean(r, namespace) for r in records]
+            rankdir = layout_direction(records)
+            shape = (structure(records), rankdir)
+            if shape != self._structure:
+                self._last_svg = render_svg(build_dot(records, options, rankdir)) if records else ""
+                self._structure = shape
+                self.render_count += 1
+            self._options_by_stage = options
+            self._last_stage = str(records[-1].get("stage")) if records else ""
             stages = []
             for r in records:
                 name = str(r.get("stage"))
-                stages.append({**_jsonable(r), "state": _state(r), "time_saved": time_saved(r), **options[name],
-                               "label": node_label(r, options[name])})  # fmt: skip
+                stages.append({**_jsonable(r), "state": _state(r), "time_saved": time_saved(r),
+                               **options[name], "label": node_label(r, options[name])})  # fmt: skip
             with self.hold_sync():
                 self.stages = stages
                 self.totals = totals(records)
+                self.rankdir = rankdir
                 self.svg = self._last_svg or ""
-                self.message = "" if self._last_svg else INSTALL_GRAPHVIZ
+                self.message = "" if (self._last_svg or not records) else INSTALL_GRAPHVIZ
                 if self.selected and self.selected not in options:
                     self.selected = ""
+            if static or time.monotonic() - self._static_at >= STATIC_EVERY:
+                self._update_static(records, options)
 
         def _options(self, stage: str) -> dict[str, bool]:
             opts = self._session.options(stage) or {}
@@ -428,6 +242,17 @@ if anywidget is not None:
             """The widget's record for ``stage`` (state, options, label, ...), or None."""
             return next((s for s in self.stages if s.get("stage") == stage), None)
 
+        def _started(self, stage: str) -> None:
+            """A stage started running: show it at once, without reading the whole status."""
+            stages = [dict(s) for s in self.stages]
+            for s in stages:
+                if s.get("stage") == stage:
+                    s["state"] = "running"
+                    s["label"] = node_label(s, self._options_by_stage.get(stage))
+                    self.stages = stages
+                    return
+            self.changed()  # a stage the widget does not list yet
+
         # -- toggles: each goes through the session, like the magics and code do
 
         def select(self, stage: str) -> None:
@@ -436,22 +261,70 @@ if anywidget is not None:
 
         def set_load(self, stage: str, on: bool) -> None:
             """Allow or forbid loading ``stage`` from its checkpoint on its next run."""
-            self._session.set_options(stage, load=bool(on))
-            self.refresh()
+            with self._action():
+                self._session.set_options(stage, load=bool(on))
 
         def set_store(self, stage: str, on: bool) -> None:
             """Allow or forbid storing ``stage``'s result on its next run."""
-            self._session.set_options(stage, store=bool(on))
-            self.refresh()
+            with self._action():
+                self._session.set_options(stage, store=bool(on))
 
-        def clear(self, stage: str | None = None) -> None:
-            """Delete the checkpoints of ``stage`` (all stages when None)."""
-            self._session.clear(stage)
-            self.refresh()
+        @contextlib.contextmanager
+        def _action(self) -> Iterator[None]:
+            """Session calls of the widget's own: one refresh when done, not one per notice."""
+            self._acting = True
+            try:
+                yield
+            finally:
+                self._acting = False
+                self.refresh()
 
-        def clear_all(self) -> None:
-            """Delete the checkpoints of every stage."""
-            self.clear(None)
+        def listed(self) -> list[str]:
+            """The stages the widget shows (what "clear all" may delete, and nothing else)."""
+            return [str(s.get("stage")) for s in self.stages]
+
+        def ask_clear(self, stage: str | None = None) -> dict:
+            """What clearing ``stage`` (all listed stages when None) would delete, for the
+            confirmation the front end shows before it deletes anything."""
+            stages = self.listed() if stage is None else [stage]
+            store = _store_of(self._session)
+            found = _preview.inventory(store, stages) if store is not None else None
+            if found is None:
+                n, size, compute = None, sum(int(s.get("size") or 0) for s in self.stages), None
+            else:
+                n, size, compute = found["entries"], found["bytes"], found["compute_seconds"]
+            what = f"stage {stage}" if stage is not None else f"the {len(stages)} stages listed"
+            if n == 0:
+                text = f"Nothing is stored for {what}."
+            else:
+                count = "the checkpoints" if n is None else f"{n} checkpoint{'s' if n != 1 else ''}"
+                cost = f", {format_seconds(compute)} of compute to redo" if compute else ""
+                text = f"Delete {count} of {what} ({format_size(size)} on disk{cost})? This cannot be undone."
+            self.confirm = {"stage": stage or "", "all": stage is None, "stages": stages,
+                            "entries": n, "bytes": size, "compute_seconds": compute,
+                            "text": text}  # fmt: skip
+            return dict(self.confirm)
+
+        def clear(self, stage: str | None = None) -> int:
+            """Delete the checkpoints of ``stage`` (of every listed stage when None)."""
+            if stage is None:
+                return self.clear_all()
+            with self._action():
+                removed = self._session.clear(stage)
+            self._cleared(removed, f"stage {stage}")
+            return int(removed or 0)
+
+        def clear_all(self) -> int:
+            """Delete the checkpoints of every stage the widget lists, one stage at a time."""
+            stages = self.listed()
+            with self._action():
+                removed = sum(int(self._session.clear(s) or 0) for s in stages)
+            self._cleared(removed, f"{len(stages)} stages")
+            return removed
+
+        def _cleared(self, removed: Any, what: str) -> None:
+            self.confirm = {}
+            self.notice = f"deleted {int(removed or 0)} checkpoint(s) of {what}"
 
         def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
             try:
@@ -461,6 +334,10 @@ if anywidget is not None:
                     self.set_load(stage, content["value"])
                 elif action == "set_store":
                     self.set_store(stage, content["value"])
+                elif action == "ask_clear":
+                    self.ask_clear(stage)
+                elif action == "cancel_clear":
+                    self.confirm = {}
                 elif action == "clear":
                     self.clear(stage)
                 elif action == "clear_all":
@@ -477,24 +354,70 @@ if anywidget is not None:
 
         def close(self) -> None:
             """Stop listening to the session and close the widget's views."""
-            unsubscribe, self._unsubscribe = getattr(self, "_unsubscribe", None), None
-            if unsubscribe is not None:
-                try:
-                    unsubscribe()
-                except Exception:
-                    logger.debug("unsubscribe failed", exc_info=True)
+            for name in ("_unsubscribe", "_unsubscribe_events"):
+                unsubscribe = getattr(self, name, None)
+                setattr(self, name, None)
+                if unsubscribe is not None:
+                    try:
+                        unsubscribe()
+                    except Exception:
+                        logger.debug("unsubscribe failed", exc_info=True)
+            if getattr(self, "_pending", None) is not None:
+                self._pending.cancel()
+                self._pending = None
             _WIDGETS.pop(id(self._session), None)
             super().close()
+
+        def static_copy(self) -> str:
+            """The static HTML view of the current state (graph, legend, table)."""
+            records = [dict(s) for s in self.stages]
+            return self._static_html or static_html(
+                records, self._options_by_stage, self.svg, self.message
+            )
+
+        def _update_static(self, records: list[dict], options: dict) -> None:
+            self._static_at = time.monotonic()
+            svg = patch_svg(self._last_svg, records, options) if self._last_svg else None
+            message = "" if svg or not records else INSTALL_GRAPHVIZ
+            page = static_html(records, options, svg, message)
+            if page == self._static_html:
+                return
+            self._static_html = page
+            if self._static_shown:
+                try:
+                    from IPython.display import update_display
+
+                    update_display(self._static_bundle(), raw=True, display_id=self._static_id)
+                except Exception:
+                    logger.debug("could not update the static copy", exc_info=True)
+
+        def _static_bundle(self) -> dict[str, str]:
+            return {
+                "text/html": f"<div class='chkpt-static-copy'>{_STATIC_STYLE}{self.static_copy()}</div>",
+                "text/plain": f"chkpt pipeline: {self.totals.get('text', '')}",
+            }
 
         def _repr_mimebundle_(self, **kwargs: Any):
             bundle = super()._repr_mimebundle_(**kwargs)
             if bundle is None:
                 return None
             data, metadata = bundle
-            records = [s for s in self.stages]
-            options = {s["stage"]: {"load": s["load"], "store": s["store"]} for s in records}
-            data["text/html"] = static_html(records, options, self.svg, self.message)
+            data["text/html"] = self.static_copy()
             return data, metadata
+
+        def _ipython_display_(self) -> None:
+            """Two outputs: the static copy (exports, reopened notebooks), then the widget."""
+            from IPython.display import display
+
+            self.refresh()  # what is shown (and exported) is current, not a coalesced past
+            display(self._static_bundle(), raw=True, display_id=self._static_id)
+            self._static_shown = True
+            bundle = super()._repr_mimebundle_()
+            if bundle is None:
+                return
+            data, metadata = bundle
+            data["text/plain"] = "chkpt pipeline widget (live in Jupyter; a static copy is above)"
+            display(data, raw=True, metadata=metadata)
 
 else:  # pragma: no cover
 
@@ -503,18 +426,72 @@ else:  # pragma: no cover
             raise ImportError("the chkpt widget needs anywidget: pip install 'chkpt[ipython]'")
 
 
-def _refresh_ref(ref: weakref.ref) -> None:
+def _store_of(session: Any) -> Any:
+    """The session's checkpoint store, read only for its index (None when it has none)."""
+    try:
+        return getattr(session, "store", None)
+    except Exception:
+        logger.debug("the session has no readable store", exc_info=True)
+        return None
+
+
+def _changed_ref(ref: weakref.ref) -> None:
     w = ref()
     if w is None:
         return
     try:
-        w.refresh()
+        w.changed()
     except Exception:  # a session callback must never raise into the user's cell
         logger.exception("widget refresh failed")
 
 
+def _trailing(ref: weakref.ref) -> None:
+    w = ref()
+    if w is None:
+        return
+    w._pending = None
+    try:
+        w.refresh(static=False)
+    except Exception:
+        logger.exception("widget refresh failed")
+
+
+def _subscribe_events(ref: weakref.ref) -> Callable[[], None] | None:
+    """Show a stage as running as soon as it starts (the core's ``start`` event)."""
+    try:
+        import importlib
+
+        events = importlib.import_module("chkpt._events")
+    except ImportError:
+        return None
+
+    def on_event(event: Any) -> None:
+        w = ref()
+        kind = getattr(event, "kind", "")
+        if w is None:
+            return
+        if kind == "start":
+            w._started(str(event.stage))
+        elif kind != "cleared" and str(event.stage) == w._last_stage:
+            # the last stage cell of a Run All is done: its state must not wait for a
+            # coalesced refresh (a headless run ends here, and exports show this state)
+            w._last_done = True
+
+    return events.subscribe(on_event)
+
+
+def _clean(record: dict, namespace: Any = None) -> dict:
+    """A status record as the widget shows it: modules (``np``, ``pd``) are never parameters."""
+    params = record.get("params")
+    if params and isinstance(namespace, dict):
+        record["params"] = [
+            p for p in params if not isinstance(namespace.get(str(p)), types.ModuleType)
+        ]
+    return record
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_jsonable(v) for v in value]

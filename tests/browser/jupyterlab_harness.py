@@ -38,6 +38,7 @@ def missing_requirements() -> str | None:
         return f"Debian chromium not installed at {CHROMIUM}"
     try:
         import jupyterlab  # noqa: F401
+        import notebook  # noqa: F401  (Notebook 7)
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
         return f"missing {exc.name}"
@@ -51,8 +52,17 @@ def free_port() -> int:
 
 
 class LabServer:
-    def __init__(self, root: Path, port: int, token: str, proc: subprocess.Popen, log: Path):
+    def __init__(
+        self, root: Path, port: int, token: str, proc: subprocess.Popen, log: Path, app: str = "lab"
+    ):
         self.root, self.port, self.token, self.proc, self.log = root, port, token, proc, log
+        self.app = app  # "lab" (JupyterLab) or "notebook" (Notebook 7)
+
+    def notebook_url(self, name: str, query: str = "") -> str:
+        """Where the front end opens notebook ``name``."""
+        if self.app == "notebook":
+            return self.url(f"notebooks/{name}", query)
+        return self.url(f"lab/tree/{name}", query or "reset")
 
     def url(self, path: str, query: str = "") -> str:
         query = f"{query}&" if query else ""
@@ -67,11 +77,12 @@ class LabServer:
 
 @contextlib.contextmanager
 def jupyterlab(
-    root: Path, scratch: Path, *, timeout: float = 60, path: str | None = None
+    root: Path, scratch: Path, *, timeout: float = 60, path: str | None = None, app: str = "lab"
 ) -> Iterator[LabServer]:
-    """Run ``jupyter lab`` serving ``root`` (with the current Python's kernels and extensions).
+    """Run ``jupyter lab`` (or Notebook 7, ``app="notebook"``) serving ``root``.
 
-    ``path`` replaces the server's (and so its kernels') PATH.
+    The current Python's kernels and extensions are used. ``path`` replaces the server's (and
+    so its kernels') PATH.
     """
     port, token = free_port(), secrets.token_hex(16)
     settings = scratch / "lab-settings" / "@jupyterlab" / "apputils-extension"
@@ -89,20 +100,22 @@ def jupyterlab(
         if path is not None
         else os.path.dirname(sys.executable) + os.pathsep + env["PATH"],
     )
+    cls = "LabApp" if app == "lab" else "JupyterNotebookApp"
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-        "--LabApp.extension_manager=readonly",
-        "--ServerApp.port_retries=0", "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.user_settings_dir={scratch / 'lab-settings'}",
-        f"--LabApp.workspaces_dir={scratch / 'lab-workspaces'}",
+        "--ServerApp.port_retries=0", f"--{cls}.expose_app_in_browser=True",
+        f"--{cls}.user_settings_dir={scratch / 'lab-settings'}",
+        f"--{cls}.workspaces_dir={scratch / 'lab-workspaces'}",
     ]  # fmt: skip
+    if app == "lab":
+        cmd.append("--LabApp.extension_manager=readonly")
     log = scratch / "jupyterlab.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = LabServer(root, port, token, proc, log)
+    server = LabServer(root, port, token, proc, log, app)
     try:
         _wait_until_up(server, timeout)
         yield server
@@ -161,7 +174,7 @@ _NOTEBOOK = "window.jupyterapp.shell.currentWidget"
 
 def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000) -> str:
     """Open ``name`` alone (a fresh workspace), wait until its kernel is idle; its panel's CSS id."""
-    page.goto(server.url(f"lab/tree/{name}", "reset"))
+    page.goto(server.notebook_url(name))
     page.wait_for_function(
         f"""() => {{
             const nb = window.jupyterapp && {_NOTEBOOK};

@@ -254,9 +254,17 @@ def test_widget_front_end_round_trip(lab):
         w.wait('g.chkpt-stage[data-stage="fit"] >> text=load off')
         w.toggle("raw", "store").uncheck()
         w.wait('g.chkpt-stage[data-stage="raw"] >> text=store off')
+        # deleting asks first, in the widget; "cancel" deletes nothing
         w.locator('button.chkpt-clear[data-stage="features"]').click()
+        w.wait(".chkpt-confirm >> text=stage features")
+        w.locator("button.chkpt-confirm-cancel").click()
+        page.wait_for_selector(w.css(".chkpt-confirm"), state="detached")
+        w.locator('button.chkpt-clear[data-stage="features"]').click()
+        w.locator("button.chkpt-confirm-delete").click()
         w.wait_nodes({"features": {"chkpt-state-missing"}})
         w.locator("button.chkpt-clear-all").click()
+        w.wait(".chkpt-confirm >> text=the 4 stages listed")
+        w.locator("button.chkpt-confirm-delete").click()
         w.wait_nodes({s: {"chkpt-state-missing"} for s in ("raw", "features", "fit", "report")})
 
         calls_cell = cell_index(page, "import json")
@@ -266,7 +274,7 @@ def test_widget_front_end_round_trip(lab):
             ["set_options", "fit", False, None],
             ["set_options", "raw", None, False],
             ["clear", "features"],
-            ["clear", None],
+            *[["clear", s] for s in ("raw", "features", "fit", "report")],  # only what it lists
         ]
         w.locator().screenshot(path=str(ARTIFACTS / "widget-stand-in.png"))
 

@@ -15,8 +15,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from chkpt_ipython import _graph as G
 from chkpt_ipython import _widget as W
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
 
 
@@ -100,15 +102,19 @@ def test_node_label_shows_state_size_time_saved_and_session():
         "loaded this session",
     ]
     assert W.node_label(RECORDS[1])[2] == "computed this session"
-    assert W.node_label(RECORDS[3]) == ["report", "missing"]
+    assert W.node_label(RECORDS[3]) == ["report", "missing", "\xa0"]  # always three lines
     assert W.node_label(RECORDS[2], {"load": False, "store": False})[-1] == "load off, store off"
+    stale = W.node_label({**RECORDS[2], "reason": "WINDOW 7 -> 14"})
+    assert stale == ["fit", "stale · 1.0 KB", "WINDOW 7 -> 14"]  # a stale node saves nothing
+    long = W.node_label({"stage": "s" * 60, "state": "failed", "error": "E" * 80})
+    assert all(len(line) <= W.LINE_CHARS for line in long) and long[0].endswith("…")
 
 
 def test_build_dot_has_one_node_per_stage_and_dataflow_edges():
     dot = W.build_dot(RECORDS)
     for r in RECORDS:
         assert f'"{r["stage"]}" [' in dot
-    edges = set(re.findall(r'"(\w+)" -> "(\w+)"', dot))
+    edges = set(re.findall(r'"(\w+)" -> "(\w+)" \[class="chkpt-edge', dot))
     assert edges == {("raw", "features"), ("features", "fit"), ("fit", "report"), ("raw", "report")}
     assert f'fillcolor="{W.STATE_COLOURS["stale"]}"' in dot
 
@@ -134,6 +140,7 @@ def test_render_svg_draws_every_stage_with_its_state_classes():
     assert "chkpt-state-stale" in nodes["fit"]
     assert "chkpt-state-missing" in nodes["report"]
     assert "saves 39.5 s" in svg and "5.0 MB" in svg
+    assert 'class="edge chkpt-edge chkpt-from-0 chkpt-to-1"' in svg
     assert "<!--" not in svg and 'class="node chkpt-stage chkpt-state-stale' in svg
 
 
@@ -204,10 +211,16 @@ def test_widget_follows_session_changes_without_redisplay(w, session):
     assert w.state_of("fit")["state"] == "cached"
     assert w.state_of("fit")["this_session"] == "computed"
     if shutil.which("dot"):
-        assert {"chkpt-state-cached", "chkpt-session-computed"} <= svg_nodes(w.svg)["fit"]
+        renders = w.render_count
+        # the layout is kept (no Graphviz run for a state change); the static copy follows
+        static = w.static_copy()
+        svg = static[static.index("<svg") : static.index("</svg>") + 6]
+        assert {"chkpt-state-cached", "chkpt-session-computed"} <= svg_nodes(svg)["fit"]
     session.records.append({"stage": "extra", "state": "missing", "inputs": ["report"]})
     session.notify()
     assert w.state_of("extra") is not None and w.totals["stages"] == 5
+    if shutil.which("dot"):
+        assert w.render_count == renders + 1 and "extra" in svg_nodes(w.svg)  # a new node
 
 
 def test_toggles_go_through_the_session(w, session):
@@ -221,8 +234,8 @@ def test_toggles_go_through_the_session(w, session):
     w.clear("raw")
     assert session.calls[-1] == ("clear", "raw")
     assert w.state_of("raw")["state"] == "missing"
-    w.clear_all()
-    assert session.calls[-1] == ("clear", None)
+    w.clear_all()  # one stage at a time: only what the widget lists
+    assert session.calls[-4:] == [("clear", s) for s in ("raw", "features", "fit", "report")]
     assert {s["state"] for s in w.stages} == {"missing"}
 
 
@@ -241,7 +254,7 @@ def test_front_end_messages_map_to_session_calls(w, session):
         ("set_options", "fit", False, None),
         ("set_options", "fit", None, False),
         ("clear", "report"),
-        ("clear", None),
+        *[("clear", s) for s in ("raw", "features", "fit", "report")],
     ]
 
 
@@ -297,6 +310,7 @@ def test_mimebundle_carries_a_static_html_fallback(w):
 _NO_DOT_SCRIPT = """
 import os, shutil
 assert shutil.which("dot") is None, os.environ["PATH"]
+from chkpt_ipython import _graph as G
 from chkpt_ipython import _widget as W
 from test_widget import StandInSession, RECORDS
 w = W.PipelineWidget(StandInSession(RECORDS))
@@ -315,7 +329,11 @@ def test_without_dot_shows_table_and_install_line(tmp_path):
     """In a process whose PATH has no `dot`, the widget degrades and never raises."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    env = {**os.environ, "PATH": str(bin_dir), "PYTHONPATH": os.path.dirname(__file__)}
+    env = {
+        **os.environ,
+        "PATH": str(bin_dir),
+        "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), REPO]),
+    }
     proc = subprocess.run(
         [sys.executable, "-c", _NO_DOT_SCRIPT], env=env, capture_output=True, text=True, timeout=120
     )
@@ -323,16 +341,10 @@ def test_without_dot_shows_table_and_install_line(tmp_path):
     assert proc.stdout.strip().endswith("OK")
 
 
-def test_widget_never_touches_the_store():
-    """View state only: the widget module does not import the core or open a store."""
-    source = (W._HERE / "_widget.py").read_text()
-    forbidden_words = (
-        "import chkpt\n",
-        "from chkpt ",
-        "from chkpt.",
-        "open_store",
-        "session.store",
-    )
+def test_widget_never_writes_to_the_store():
+    """View state only: the widget reads the store's index, deletes only through the session."""
+    source = (W._HERE / "_widget.py").read_text() + (W._HERE / "_preview.py").read_text()
+    forbidden_words = ("open_store", "session.store", ".save(", "_remove(", ".gc(")
     for forbidden in forbidden_words:
         assert forbidden not in source, forbidden
 
@@ -341,8 +353,11 @@ def test_docstring_examples():
     """The examples in the widget module's docstrings run (pytest collects only chkpt/'s)."""
     import doctest
 
-    result = doctest.testmod(W)
+    from chkpt_ipython import _preview
+
+    result = doctest.testmod(G)
     assert result.attempted >= 8 and result.failed == 0
+    assert doctest.testmod(_preview).failed == 0
 
 
 def test_time_saved_falls_back_to_compute_minus_load():

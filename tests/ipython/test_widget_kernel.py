@@ -18,6 +18,9 @@ nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+# these tests read the widget right after each cell: refresh on every change (no coalescing)
+NO_THROTTLE = "import chkpt_ipython._widget as _cw\n_cw.THROTTLE = 0\n"
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -70,9 +73,9 @@ STATES = "{s['stage']: [s['state'], s['this_session'], s['load'], s['store']] fo
 
 
 def test_live_updates_reach_the_front_end_without_redisplay(tmp_path):
-    with Kernel(tmp_path, {"PYTHONPATH": str(HERE)}) as k:
+    with Kernel(tmp_path, {"PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)])}) as k:
         k.run(
-            "from test_widget import StandInSession, RECORDS\n"
+            NO_THROTTLE + "from test_widget import StandInSession, RECORDS\n"
             "from chkpt_ipython._widget import widget\n"
             "s = StandInSession(RECORDS)\nw = widget(s)\ndisplay(w)"
         )
@@ -85,14 +88,16 @@ def test_live_updates_reach_the_front_end_without_redisplay(tmp_path):
         k.run("s.update('fit', state='cached', this_session='computed')")
         synced = {x["stage"]: x for x in k.synced_state(model_id)["stages"]}
         assert synced["fit"]["state"] == "cached" and synced["fit"]["this_session"] == "computed"
-        if shutil.which("dot"):
-            assert "chkpt-session-computed" in k.synced_state(model_id)["svg"]
-        # only the one display: updates went over the comm, not as new outputs
+        # one display (a static copy, kept current through its display id, then the widget):
+        # updates went over the comm, not as new outputs
         displays = [
             o for c in k.nb.cells for o in c.outputs if o.get("output_type") == "display_data"
         ]
-        assert len(displays) == 1
-        assert "application/vnd.jupyter.widget-view+json" in displays[0]["data"]
+        assert len(displays) == 2
+        assert "chkpt-static-copy" in displays[0]["data"]["text/html"]
+        assert "application/vnd.jupyter.widget-view+json" in displays[1]["data"]
+        if shutil.which("dot"):
+            assert "chkpt-session-computed" in displays[0]["data"]["text/html"]
 
 
 # --------------------------------------------------------------------------- with the real extension
@@ -119,7 +124,9 @@ def _runs(workdir: Path) -> list[str]:
 def _start(k: Kernel) -> None:
     k.run("%load_ext chkpt_ipython")
     k.run("N = 3")
-    k.run("import chkpt_ipython._widget\nw = chkpt_ipython._widget.widget()\ndisplay(w)")
+    k.run(
+        NO_THROTTLE + "import chkpt_ipython._widget\nw = chkpt_ipython._widget.widget()\ndisplay(w)"
+    )
 
 
 def test_widget_follows_a_real_notebook(tmp_path):
@@ -140,7 +147,8 @@ def test_widget_follows_a_real_notebook(tmp_path):
         if shutil.which("dot"):
             svg = k.json("w.svg")
             assert all(f"<title>{s}</title>" in svg for s in ("raw", "features", "total"))
-            assert svg.count("chkpt-session-computed") == 3
+            static = k.json("w.static_copy()")
+            assert static.count("chkpt-session-computed") == 3
 
         # A changed parameter shows as stale before anything reruns.
         k.run("N = 4")
@@ -217,8 +225,8 @@ def test_without_graphviz_the_kernel_shows_a_table(tmp_path):
         assert k.json("w.svg") == ""
         assert "install Graphviz" in k.json("w.message")
         assert k.json(STATES)["raw"][0] == "cached"
-        (html,) = [
-            o["data"]["text/html"]
+        html, _live = [
+            o["data"].get("text/html", "")
             for c in k.nb.cells
             for o in c.outputs
             if o.get("output_type") == "display_data"
@@ -249,4 +257,4 @@ def test_running_and_failed_states_and_the_magic(tmp_path):
         assert broken["state"] == "failed"
         assert broken["label"][-1] == "ZeroDivisionError: division by zero"
         if shutil.which("dot"):
-            assert "chkpt-state-failed" in k.json("w.svg")
+            assert "chkpt-state-failed" in k.json("w.static_copy()")

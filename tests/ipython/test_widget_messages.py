@@ -1,0 +1,68 @@
+"""Clear messages for bad input to the magics, and what the widget shows as a stage's facts."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+
+def test_chkpt_set_unknown_stage_lists_the_known_ones(ip):
+    ip.run("%%chkpt_stage raw\nraw = 1")
+    ip.run("%%chkpt_stage fit\nfit = raw + 1")
+    with pytest.raises(UsageError) as err:
+        ip.run("%chkpt_set nosuchstage --load off")
+    assert "no stage named 'nosuchstage'" in str(err.value)
+    assert "known stages: raw, fit" in str(err.value)
+    assert ip.session().options("nosuchstage") == {"load": True, "store": True}  # nothing saved
+    with pytest.raises(UsageError, match="no stage named 'nope'"):
+        ip.run("%chkpt_clear nope")
+
+
+def test_chkpt_set_on_a_stage_only_on_disk_or_in_the_saved_notebook(ip):
+    ip.run("%%chkpt_stage raw\nraw = 1")
+    ip.restart()  # a fresh kernel: the stage is on disk only
+    assert str(ip.run("%chkpt_set raw --store off")) == "raw: load on, store off"
+
+
+def test_bad_switch_value_says_what_is_expected(ip):
+    ip.run("%%chkpt_stage raw\nraw = 1")
+    with pytest.raises(UsageError) as err:
+        ip.run("%chkpt_set raw --load maybe")
+    assert "expected on/off, got 'maybe'" in str(err.value)
+    assert "invalid" not in str(err.value)
+
+
+def test_syntax_error_in_a_stage_cell_is_short(ip):
+    with pytest.raises(UsageError) as err:
+        ip.run("%%chkpt_stage bad\nx = 1\ny = = 2")
+    message = str(err.value)
+    assert message.startswith("SyntaxError in stage cell 'bad', line 3: invalid syntax")
+    assert "y = = 2" in message and "^" in message
+    assert "_stage_cell" not in message and "ast.py" not in message
+    assert ip.session().status() == [] or "bad" not in {r["stage"] for r in ip.session().status()}
+
+
+def test_syntax_error_shown_in_the_shell_has_no_chkpt_frames(ip):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = ip.shell.run_cell("%%chkpt_stage bad\ny = = 2")
+    assert not result.success
+    shown = captured.stdout + captured.stderr
+    assert "SyntaxError in stage cell 'bad'" in shown
+    for internal in ("_stage_cell.py", "_session.py", "_magics.py", "interactiveshell.py"):
+        assert internal not in shown, shown
+
+
+def test_modules_are_never_parameters(ip):
+    ip.run("import numpy as np\nimport json as js\nN = 3")
+    ip.run("%%chkpt_stage a\na = np.arange(N).tolist() + [len(js.dumps(1))]")
+    from chkpt_ipython._widget import PipelineWidget
+
+    w = PipelineWidget(ip.session())
+    try:
+        assert w.state_of("a")["params"] == ["N"]
+    finally:
+        w.close()
+    table = ip.run("%chkpt_status")
+    assert "np" not in table._cells(table[0])[4] and "N" in table._cells(table[0])[4]

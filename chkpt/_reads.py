@@ -7,7 +7,9 @@ stage runs, the thread that runs it records the files it opens for reading; afte
 stored in the checkpoint's metadata by identity (path, size, mtime) and content (SHA-256). A hit
 is valid only while every recorded file still has that content: a changed file is a changed
 input, reason ``file changed: data.csv``. Checking costs one ``stat`` per file; a file is re-read
-and re-hashed only when its size or mtime changed (``touch`` alone does not recompute).
+and re-hashed only when its size or mtime changed (``touch`` alone does not recompute), or when it
+had been written within 3 s before the stage read it (timestamps are coarse: a same-size rewrite
+in that window may keep the mtime).
 
 Not seen: reads by C code that bypasses Python's ``open`` (pyarrow, h5py, sqlite3), and reads in
 threads or processes the stage starts itself. Imports (``.py``, ``.pyc``, extension modules) and
@@ -22,12 +24,14 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["recording", "file_changed", "DIGEST_LIMIT"]
 
 DIGEST_LIMIT = 4 << 30  # files bigger than this are identified by size and mtime only
+RACY_NS = 3_000_000_000  # mtimes this close to the read are not trusted alone
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth", ".dylib", ".dll")
 _WRITE_MODES = frozenset("wax+")
 _state = threading.local()
@@ -114,6 +118,9 @@ def _identity(path: str) -> dict[str, Any] | None:
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
         "sha256": _digest(path) if st.st_size <= DIGEST_LIMIT else "",
+        # written just before it was read: a same-size rewrite can keep that mtime (timestamps
+        # are coarse), so such a file is always compared by content ("racy", as git says)
+        "racy": time.time_ns() - st.st_mtime_ns < RACY_NS,
     }
 
 
@@ -140,7 +147,7 @@ def file_changed(records: Any) -> str:
             return f"file changed: {_shown(record.get('path', '?'))} (gone)"
         except (KeyError, TypeError):
             return "file changed: (unreadable record)"
-        if st.st_size == size and st.st_mtime_ns == mtime:
+        if st.st_size == size and st.st_mtime_ns == mtime and not record.get("racy"):
             continue
         if st.st_size != size or not record.get("sha256") or _digest(path) != record["sha256"]:
             return f"file changed: {_shown(path)}"

@@ -25,9 +25,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,6 +48,7 @@ from ._store import Entry, Store
 from ._warn import warn
 
 if TYPE_CHECKING:
+    from ._fingerprint import CodeFingerprint
     from ._stage import Stage
     from ._vocab import EventKind
 
@@ -239,7 +241,7 @@ class Checkpoints:
     def __init__(self, config: Config | None = None, store: Store | None = None) -> None:
         self.config = config if config is not None else Config()
         self.store = store if store is not None else open_config_store(self.config)
-        self._code: dict[int, str] = {}  # id(func) -> code fingerprint
+        self._code: dict[int, CodeFingerprint] = {}  # id(func) -> its code fingerprint
         self._ids: dict[int, _StageIdentity] = {}
 
     # -- keys ----------------------------------------------------------------------------------
@@ -256,24 +258,42 @@ class Checkpoints:
         key = make_key(fp, params, ser, *digests)
         return _new_identity((key, fp, params, names, digests, param_digests, values, ""))
 
+    def snapshot(self, stages: Iterable[Stage]) -> list[str]:
+        """Take the identity of every stage now, before any of them runs: a stage that writes a
+        global another one reads cannot change that one's key halfway through a run.
+
+        Returns the names given to two different stages (other code, parameters or version).
+        """
+        seen: dict[str, tuple[str, str]] = {}
+        clashes = []
+        for stage in stages:
+            fp, params = (self._ids.get(id(stage)) or self._identity(stage))[:2]
+            if seen.setdefault(stage.name, (fp, params)) != (fp, params):
+                clashes.append(stage.name)
+        return list(dict.fromkeys(clashes))
+
     def _identity(self, stage: Stage) -> _StageIdentity:
         """What identifies ``stage`` whatever its inputs; computed once per stage."""
         ser = stage.serializer.id if stage.serializer else ""
+        unkeyed = ""
         if stage.version is not None:
             fp = stage.fingerprint()
         else:
-            fp = self._code.get(id(stage.func)) or stage.fingerprint()
-            self._code[id(stage.func)] = fp
-        ident: _StageIdentity = (fp, "", ser, _EMPTY, _EMPTY, "")
-        if stage.params or getattr(stage, "env", ()):
+            code = self._code.get(id(stage.func))
+            if code is None:
+                code = self._code[id(stage.func)] = stage.code_fingerprint()
+            fp, unkeyed = code.digest, code.unkeyed
+        ident: _StageIdentity = (fp, "", ser, _EMPTY, _EMPTY, unkeyed)
+        if (stage.params or stage.env) and not unkeyed:
             try:
-                digests = stage.param_fingerprints()
+                digests = {**stage.param_fingerprints(), **_env_digests(stage.env)}
             except TypeError as exc:
                 ident = (fp, "", ser, _EMPTY, _EMPTY, str(exc))
             else:
                 values = {
                     k: r for k, v in stage.params.items() if (r := _short_repr(v)) is not None
                 }
+                values.update((f"${n}", repr(os.environ.get(n))[:40]) for n in stage.env)
                 ident = (fp, stage.params_fingerprint(digests), ser, digests, values, "")
         self._ids[id(stage)] = ident
         return ident
@@ -379,15 +399,24 @@ def explain(latest: Entry | None, ident: Identity) -> str:
     return "no checkpoint"
 
 
+def _env_digests(names: tuple[str, ...]) -> dict[str, str]:
+    """Declared environment variables, as parameters named ``$NAME``."""
+    return {f"${n}": make_key("env", repr(os.environ.get(n))) for n in names}
+
+
 def _params_changed(old_extra: dict[str, Any], ident: Identity) -> str:
-    """``parameters changed: n 10 -> 20, mode`` (values shown when short scalars)."""
+    """``parameters changed: n 10 -> 20, mode`` (values shown when short scalars), or
+    ``environment changed: NAME`` for a declared environment variable."""
     old = old_extra.get("param_digests")
     if not isinstance(old, dict):
         return "parameters changed"
     old_values = old_extra.get("bound") or {}
-    parts = []
+    parts, env = [], []
     for name in sorted(set(old) | set(ident.param_digests)):
         if old.get(name) == ident.param_digests.get(name):
+            continue
+        if name.startswith("$"):
+            env.append(name[1:])
             continue
         before, after = old_values.get(name), ident.param_values.get(name)
         if name not in old:
@@ -398,7 +427,9 @@ def _params_changed(old_extra: dict[str, Any], ident: Identity) -> str:
             parts.append(f"{name} {before} -> {after}")
         else:
             parts.append(f"{name} changed")
-    return f"parameters changed: {', '.join(parts)}" if parts else "parameters changed"
+    said = [f"parameters changed: {', '.join(parts)}"] if parts else []
+    said += [f"environment changed: {', '.join(env)}"] if env else []
+    return "; ".join(said) or "parameters changed"
 
 
 def open_config_store(config: Config) -> Store:

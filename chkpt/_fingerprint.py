@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import textwrap
-import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -74,12 +73,13 @@ class CodeFingerprint(NamedTuple):
     problems: tuple[Problem, ...]  # values it cannot hash (unhashable, over budget)
     env: tuple[str, ...]  # reads of os.environ / os.getenv, e.g. "load reads os.environ"
 
-    def key(self) -> str:
-        """What enters the cache key: ``digest``, or, when a read value cannot be hashed, a new
-        key at each call, so no run hits (never a guess: the stage recomputes until it is fixed)."""
+    @property
+    def unkeyed(self) -> str:
+        """Why a key cannot describe this code ("" if it can): the values it cannot hash."""
         if not self.problems:
-            return self.digest
-        return make_key(self.digest, "unkeyed", uuid.uuid4().hex)
+            return ""
+        what = ", ".join(f"{p.label} ({p.type})" for p in dict.fromkeys(self.problems))
+        return f"reads {what}, which cannot be hashed"
 
 
 def code_fingerprint(func: Callable[..., Any]) -> CodeFingerprint:

@@ -23,7 +23,7 @@ from . import _gc
 from ._checkpoint import MISSING, Checkpoints, Identity, Outcome, StoredRef, compute
 from ._config import Config
 from ._console import stage_feedback
-from ._errors import ChkptError, ConfigWarning, CorruptCheckpointError, StoreWarning
+from ._errors import ChkptError, ConfigWarning, CorruptCheckpointError, KeyWarning, StoreWarning
 from ._graph import Graph
 from ._present import skipped_line
 from ._report import Plan, PlanStep, Result, StageReport
@@ -59,6 +59,13 @@ class _Run:
             )
         self.policy = Checkpoints(self.config)
         self.store = self.policy.store
+        for name in self.policy.snapshot(node.stage for node in g.nodes):
+            warn(
+                f"two different stages of this pipeline are named {name!r} (other code, "
+                "parameters or version): their results are told apart by key, but reports, "
+                "Config.load/store and `chkpt ls` cannot; give each its own name=",
+                KeyWarning,
+            )
         n = len(g.nodes)
         self.idents: list[Identity | None] = [None] * n
         self.digests: list[str] = [""] * n

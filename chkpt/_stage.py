@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any, Generic, ParamSpec, TypeVar
 
+    from ._fingerprint import CodeFingerprint
     from ._pipeline import Pipeline
     from ._serializers import Serializer
 
@@ -200,11 +201,15 @@ class Stage(Composable, _Generic[P, R]):
             from ._fingerprint import make_key
 
             return make_key("version", self.name, repr(self.version))
+        return self.code_fingerprint().digest
+
+    def code_fingerprint(self) -> CodeFingerprint:
+        """The fingerprint of the code that runs, with what it cannot describe (warned once)."""
         from ._fingerprint import code_fingerprint, warn_unkeyed
 
         fp = code_fingerprint(self.func)
         warn_unkeyed(self.name, fp._replace(env=() if self.env else fp.env))
-        return fp.key()
+        return fp
 
     def param_fingerprints(self) -> dict[str, str]:
         """One fingerprint per bound parameter; raises TypeError naming one that cannot be hashed."""

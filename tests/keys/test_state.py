@@ -151,3 +151,21 @@ def test_seed_pattern_run_twice_in_one_process(project):
     )
     run = project.run().assert_right()
     assert run.hit("stage2", 1) and run.hit("stage1", 1)
+
+
+def test_two_different_stages_with_one_name_warn(project):
+    project.write(
+        "main.py",
+        """
+        import chkpt, chkpt_harness
+
+        def make(k):
+            return chkpt.Stage(lambda x: x * k, name="scale")
+
+        source = chkpt.Stage(lambda: 2, name="source")
+        chkpt_harness.check((source >> make(2), source >> make(3)) >> chkpt.Stage(lambda a, b: (a, b), name="pair"))
+        """,
+    )
+    run = project.run().assert_right()
+    assert run.report["value"] == "(4, 6)"
+    assert "'scale'" in run.stderr and "same name" in run.stderr

@@ -267,6 +267,9 @@ def test_unhashable_global_warns_once_naming_stage_global_and_type(project):
     assert "'guarded'" in lines[0] and "LOCK" in lines[0] and "lock" in lines[0]
     assert "version=" in lines[0] and "recomputed on every run" in lines[0]
     assert not run.hit("guarded", 1)  # never a guess: recomputed, not served
+    assert run.reason("guarded", 1) == (
+        "not cacheable: reads LOCK (_thread.lock), which cannot be hashed"
+    )
     assert not project.run().assert_right().hit("guarded")
     project.edit("main.py", "@chkpt.Stage.wrap()", "@chkpt.Stage.wrap(version=1)")
     project.run().assert_right()

@@ -44,6 +44,7 @@ from ._errors import (
 from ._events import Event, emit, listening
 from ._fingerprint import fingerprint_value, make_key
 from ._present import stage_line
+from ._reads import file_changed, recording
 from ._store import Entry, Store
 from ._warn import warn
 
@@ -209,7 +210,7 @@ def compute(
         if shared:
             try:
                 entry = store.lookup(stage.name, key)  # type: ignore[arg-type]
-                if entry is not None:
+                if entry is not None and not file_changed(entry.extra.get("reads")):
                     start = time.perf_counter()
                     value = store.load(entry, mmap=config.mmap) if ship else MISSING
                     seconds = time.perf_counter() - start
@@ -220,9 +221,12 @@ def compute(
             store.load(a.entry, mmap=config.mmap) if isinstance(a, StoredRef) else a for a in args
         ]
         start = time.perf_counter()
-        value = stage(*args)
+        with recording(exclude=_store_dirs(config)) as reads:
+            value = stage(*args)
         seconds = time.perf_counter() - start
         meta = {**meta, "compute_seconds": seconds}
+        if reads:  # the files it read are inputs: a hit is checked against them
+            meta["extra"] = {**meta.get("extra", {}), "reads": reads}
         digest, entry, problem = persist(store, config, stage, key, value, meta)
     value = value if ship or entry is None else MISSING
     return Outcome(value, digest, entry, seconds, problem, "computed")
@@ -243,6 +247,7 @@ class Checkpoints:
         self.store = store if store is not None else open_config_store(self.config)
         self._code: dict[int, CodeFingerprint] = {}  # id(func) -> its code fingerprint
         self._ids: dict[int, _StageIdentity] = {}
+        self._changed: dict[tuple[str, str], str] = {}  # (stage, key) -> "file changed: ..."
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -305,10 +310,15 @@ class Checkpoints:
         if ident.key is None or not self.config.loads(stage):
             return None
         try:
-            return self.store.lookup(stage.name, ident.key)
+            entry = self.store.lookup(stage.name, ident.key)
         except Exception as exc:  # an unreadable dir, a remote store's own errors: recompute
             warn(f"cannot read checkpoints ({exc!r}); recomputing", StoreWarning, stage=stage.name)
             return None
+        changed = file_changed(entry.extra.get("reads")) if entry is not None else ""
+        if changed:  # a file it read is not what it was: a changed input
+            self._changed[(stage.name, ident.key)] = changed
+            return None
+        return entry
 
     def load(self, entry: Entry, accept: Callable[[Any], bool] | None = None) -> Any:
         """The stored value, or ``MISSING`` after a warning (damaged, unsafe, unreadable, or
@@ -332,6 +342,8 @@ class Checkpoints:
             return f"not cacheable: {ident.why}"
         if not self.config.loads(stage):
             return "not in Config.load"
+        if (stage.name, ident.key) in self._changed:
+            return self._changed[(stage.name, ident.key)]
         try:
             latest = self.store.latest(stage.name)
         except Exception:  # only an explanation: never fail a run for it
@@ -430,6 +442,12 @@ def _params_changed(old_extra: dict[str, Any], ident: Identity) -> str:
     said = [f"parameters changed: {', '.join(parts)}"] if parts else []
     said += [f"environment changed: {', '.join(env)}"] if env else []
     return "; ".join(said) or "parameters changed"
+
+
+def _store_dirs(config: Config) -> tuple[str, ...]:
+    """Where checkpoints live, when local: the store's own reads are not a stage's inputs."""
+    path = str(config.path)
+    return () if "://" in path else (os.path.abspath(path),)
 
 
 def open_config_store(config: Config) -> Store:

@@ -6,10 +6,10 @@ so also ``json.load``, ``pandas.read_csv``, ``numpy.load``) raises an ``open`` e
 stage runs, the thread that runs it records the files it opens for reading; afterwards each is
 stored in the checkpoint's metadata by identity (path, size, mtime) and content (SHA-256). A hit
 is valid only while every recorded file still has that content: a changed file is a changed
-input, reason ``file changed: data.csv``. Checking costs one ``stat`` per file; a file is re-read
-and re-hashed only when its size or mtime changed (``touch`` alone does not recompute), or when it
-had been written within 3 s before the stage read it (timestamps are coarse: a same-size rewrite
-in that window may keep the mtime).
+input, reason ``file changed: data.csv``. Checking costs one ``stat`` per file; files up to 1 MiB
+are also re-hashed (well under a millisecond), bigger ones only when their size or mtime changed or
+when they had been written within 3 s before the stage read them (timestamps are coarse: a
+same-size rewrite may keep the mtime). ``touch`` alone never recomputes.
 
 Not seen: reads by C code that bypasses Python's ``open`` (pyarrow, h5py, sqlite3), and reads in
 threads or processes the stage starts itself. Imports (``.py``, ``.pyc``, extension modules) and
@@ -32,6 +32,8 @@ __all__ = ["recording", "file_changed", "DIGEST_LIMIT"]
 
 DIGEST_LIMIT = 4 << 30  # files bigger than this are identified by size and mtime only
 RACY_NS = 3_000_000_000  # mtimes this close to the read are not trusted alone
+ALWAYS_HASH = 1 << 20  # files up to this size are compared by content on every hit (< 1 ms)
+_NOT_FILES = ("/proc/", "/sys/", "/dev/")  # kernel state (CPU quotas read by pandas), not data
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth", ".dylib", ".dll")
 _WRITE_MODES = frozenset("wax+")
 _state = threading.local()
@@ -85,7 +87,7 @@ def recording(exclude: tuple[str, ...] = ()) -> Iterator[list[dict[str, Any]]]:
         _state.opened = outer
         if outer is not None:
             outer.extend(opened)  # a stage called inside a stage: the outer one read them too
-        records.extend(_identify(opened, cwd, exclude))
+    records.extend(_identify(opened, cwd, exclude))  # not when the stage raised: nothing stored
 
 
 def _identify(
@@ -99,7 +101,7 @@ def _identify(
         if writing or full in seen or full in written or full.endswith(_CODE_SUFFIXES):
             continue
         seen.add(full)
-        if full.startswith(skip):
+        if full.startswith(skip) or full.startswith(_NOT_FILES):
             continue
         record = _identity(full)
         if record is not None:
@@ -147,7 +149,8 @@ def file_changed(records: Any) -> str:
             return f"file changed: {_shown(record.get('path', '?'))} (gone)"
         except (KeyError, TypeError):
             return "file changed: (unreadable record)"
-        if st.st_size == size and st.st_mtime_ns == mtime and not record.get("racy"):
+        trusted = size > ALWAYS_HASH and not record.get("racy")
+        if st.st_size == size and st.st_mtime_ns == mtime and trusted:
             continue
         if st.st_size != size or not record.get("sha256") or _digest(path) != record["sha256"]:
             return f"file changed: {_shown(path)}"

@@ -364,7 +364,9 @@ class Walker:
                 return
             label = f"{label}.{name}"
         if obj is os.environ or obj is os.getenv or obj is getattr(os, "getenvb", None):
-            self.env.append(f"{f.__qualname__} reads {label}")
+            self.env.append(f"{f.__qualname__} reads {label}")  # declared or warned, not hashed
+            self.emit("environment", label)
+            return
         if isinstance(obj, types.ModuleType):
             if chain.write.startswith("attr:"):
                 self.rebound.add((id(vars(obj)), chain.write[5:]))

@@ -168,4 +168,4 @@ def test_two_different_stages_with_one_name_warn(project):
     )
     run = project.run().assert_right()
     assert run.report["value"] == "(4, 6)"
-    assert "'scale'" in run.stderr and "same name" in run.stderr
+    assert "two different stages of this pipeline are named 'scale'" in run.stderr

@@ -7,6 +7,7 @@ pickle protocol 5. Ratios are chkpt over the peer: below 1 is smaller or faster.
 
     .venv/bin/python bench/bench_formats.py              # the ratio table
     .venv/bin/python bench/bench_formats.py --markdown   # the README's table
+    .venv/bin/python bench/bench_formats.py --repeat 5   # best of 5 (default 3)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def values() -> dict[str, tuple[Any, list[Peer]]]:
     import pyarrow.feather as feather
     import pyarrow.parquet as pq
     import scipy.sparse as sp
+    import xarray as xr
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -65,6 +67,20 @@ def values() -> dict[str, tuple[Any, list[Peer]]]:
         np.repeat(np.linspace(0, 255, 1024, dtype=np.uint8)[None, :, None], 768, 0).repeat(3, 2)
         ^ rng.integers(0, 8, (768, 1024, 3), dtype=np.uint8)
     )  # a gradient with noise: photo-like, compressible
+
+    grid = (365, 180, 90)
+    dataset = xr.Dataset(
+        {
+            "temp": (("time", "lat", "lon"), rng.random(grid, dtype=np.float32), {"units": "K"}),
+            "rain": (("time", "lat", "lon"), rng.random(grid, dtype=np.float32), {"units": "mm"}),
+        },
+        coords={
+            "time": pd.date_range("2024-01-01", periods=grid[0]),
+            "lat": np.linspace(-89.5, 89.5, grid[1]),
+            "lon": np.linspace(0, 356, grid[2]),
+        },
+        attrs={"title": "synthetic"},
+    )
 
     def pd_parquet() -> Peer:
         return Peer("pandas to_parquet", lambda v, p: v.to_parquet(p), pd.read_parquet)
@@ -99,6 +115,16 @@ def values() -> dict[str, tuple[Any, list[Peer]]]:
                     sp.load_npz,
                     ".npz",
                 ),
+            ],
+        ),
+        "xarray Dataset 2x(365x180x90) f4": (
+            dataset,
+            [
+                Peer(
+                    "to_netcdf (scipy, netCDF3)",
+                    lambda v, p: v.to_netcdf(p, engine="scipy"),
+                    lambda p: xr.load_dataset(p, engine="scipy"),
+                )
             ],
         ),
         "PIL RGB 1024x768": (
@@ -211,9 +237,10 @@ def run(repeat: int = 3) -> list[Row]:
     for r in measure(repeat):
         name, _, w, rd = r.peers[0]
         rows.append(Row(f"{r.what}: store ({r.fmt.split()[0]})", r.store, name, w))
-        rows.append(Row(f"{r.what}: load", r.load, name.replace("write", "read"), rd))
+        rows.append(Row(f"{r.what}: load", r.load, f"{name}, read back", rd))
     return rows
 
 
 if __name__ == "__main__":
-    print(ratio_table(measure(), markdown="--markdown" in sys.argv))
+    repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
+    print(ratio_table(measure(repeat), markdown="--markdown" in sys.argv))

@@ -314,8 +314,8 @@ class Checkpoints:
         except Exception as exc:  # an unreadable dir, a remote store's own errors: recompute
             warn(f"cannot read checkpoints ({exc!r}); recomputing", StoreWarning, stage=stage.name)
             return None
-        changed = file_changed(entry.extra.get("reads")) if entry is not None else ""
-        if changed:  # a file it read is not what it was: a changed input
+        reads = entry.extra.get("reads") if entry is not None else None
+        if reads and (changed := file_changed(reads)):  # a file it read changed: an input did
             self._changed[(stage.name, ident.key)] = changed
             return None
         return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -165,3 +166,72 @@ def test_a_class_without_source_is_hashed_by_its_members():
 
     assert fingerprint_code(define("x * self.RATE")) == fingerprint_code(define("x * self.RATE"))
     assert fingerprint_code(define("x * self.RATE")) != fingerprint_code(define("x + self.RATE"))
+
+
+def test_user_getattr_is_never_triggered():
+    touched = []
+
+    class Spy:
+        def __init__(self):
+            self.k = 1
+
+        def __getattr__(self, name):
+            touched.append(name)
+            raise KeyError(name)  # as `class AttrDict(dict): __getattr__ = dict.__getitem__`
+
+    spy = Spy()
+
+    def f():
+        return spy.k
+
+    assert fingerprint_code(f) == fingerprint_code(f)
+    assert touched == []
+
+
+def test_optional_libraries_are_not_imported_to_fingerprint_plain_values():
+    code = (
+        "import sys, chkpt\n"
+        "chkpt.fingerprint_value({'a': [1, 2.0, {3}], 'b': (None, b'x')})\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'xxhash') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_registered_fingerprint_by_type_name():
+    import fractions
+
+    from chkpt import register_fingerprint
+
+    seen = []
+
+    def plain(f):
+        seen.append(f)
+        return (f.numerator, f.denominator)
+
+    register_fingerprint("fractions.Fraction", plain)
+    assert fingerprint_value(fractions.Fraction(1, 3)) != fingerprint_value(
+        fractions.Fraction(1, 4)
+    )
+    assert seen
+
+
+def test_code_constants_and_values_do_not_depend_on_the_hash_seed():
+    code = (
+        "import chkpt\n"
+        "def f(x, tags=frozenset({'p', 'q', 'r', 's'})):\n"
+        "    return x in {'alpha', 'beta', 'gamma', 'delta'}, WORDS\n"
+        "WORDS = {'u', 'v', 'w', ('x', frozenset({'y', 'z'}))}\n"
+        "print(chkpt.fingerprint_code(f))"
+    )
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1

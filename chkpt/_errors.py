@@ -13,6 +13,8 @@ __all__ = [
     "CorruptCheckpointError",
     "InputCountError",
     "PluginWarning",
+    "RemoteStageError",
+    "StaleWorkerError",
     "KeyWarning",
     "SerializationError",
     "StoreWarning",
@@ -38,6 +40,15 @@ class CorruptCheckpointError(ChkptError):
 
 class UnsafeStoreError(ChkptError, PermissionError):
     """Refusing to unpickle from a directory or file that other users can write."""
+
+
+class RemoteStageError(ChkptError):
+    """A stage could not run on an executor's worker: it could not be sent there or loaded there,
+    its result or exception could not come back, or the worker died. The cause is ``__cause__``."""
+
+
+class StaleWorkerError(RemoteStageError):
+    """A long-lived worker holds other code for a stage than this process: nothing was stored."""
 
 
 class ChkptWarning(UserWarning):

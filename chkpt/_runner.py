@@ -17,13 +17,20 @@ import logging
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import _gc
+from . import _gc, _remote
 from ._checkpoint import MISSING, Checkpoints, Identity, Outcome, StoredRef, compute
 from ._config import Config
 from ._console import stage_feedback
-from ._errors import ChkptError, ConfigWarning, CorruptCheckpointError, KeyWarning, StoreWarning
+from ._errors import (
+    ChkptError,
+    ConfigWarning,
+    CorruptCheckpointError,
+    KeyWarning,
+    RemoteStageError,
+    StoreWarning,
+)
 from ._graph import Graph
 from ._present import skipped_line
 from ._report import Plan, PlanStep, Result, StageReport
@@ -37,6 +44,19 @@ if TYPE_CHECKING:
 __all__ = ["run", "plan"]
 
 log = logging.getLogger("chkpt")
+
+_POLL = 1.0  # seconds between checks that a remote executor can still make progress
+
+
+def _for_workers(config: Config) -> Config:
+    """What a worker process needs of the config: stage names instead of stages (which may not
+    pickle by themselves), and not the executor or callbacks (unpicklable)."""
+    names = {
+        field: value if isinstance(value, bool) else tuple(getattr(s, "name", s) for s in value)
+        for field in ("load", "store", "force")
+        for value in [getattr(config, field)]
+    }
+    return dataclasses.replace(config, executor=None, on_event=None, **names)
 
 
 class _Run:
@@ -77,12 +97,7 @@ class _Run:
         executor = self.config.executor
         self.ship = executor is None or isinstance(executor, ThreadPoolExecutor)
         self.gc_enabled = gc_enabled  # the collector's state outside the run
-        # what a worker process needs of the config: not the executor or callbacks (unpicklable)
-        self.task_config = (
-            self.config
-            if self.ship
-            else dataclasses.replace(self.config, executor=None, on_event=None)
-        )
+        self.task_config = self.config if self.ship else _for_workers(self.config)
 
     # -- keys and hits (the policy decides; the runner remembers per node) -----------------------
 
@@ -181,6 +196,9 @@ class _Run:
             isinstance(exc, Exception)
             and hasattr(exc, "add_note")
             and not isinstance(exc, ChkptError)
+            and not any(
+                str(n).startswith("chkpt: raised by") for n in getattr(exc, "__notes__", ())
+            )
         ):
             exc.add_note(f"chkpt: raised by stage {stage.name!r} ({self.graph.where(i)})")
         log.error(
@@ -206,6 +224,7 @@ class _Run:
         waiting = [len(set(ins)) for ins in g.inputs]
         ready = deque(i for i, w in enumerate(waiting) if w == 0)
         running: dict[Future[Any], int] = {}
+        watch = _remote.Watch(self.config.executor)
         while ready or running:
             while ready:
                 i = ready.popleft()
@@ -215,13 +234,17 @@ class _Run:
                     self.value(i)
                     self.release(i, waiting, ready)
                 else:
-                    running[self.submit(i)] = i
+                    running[self.submit(i, running)] = i
             if running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
                 for future in done:
                     i = running.pop(future)
                     self.collect(i, future, running)
                     self.release(i, waiting, ready)
+                if not done and (problem := watch.check(time.monotonic())):
+                    i = min(running.values())
+                    name = g.nodes[i].stage.name
+                    self.abandon(i, RemoteStageError(f"stage {name!r}: {problem}"), running)
         root = len(g.nodes) - 1
         value = self.value(root)
         for report in self.reports:
@@ -247,34 +270,48 @@ class _Run:
             if waiting[c] == 0:
                 ready.append(c)
 
-    def submit(self, i: int) -> Future[Any]:
+    def submit(self, i: int, running: dict[Future[Any], int]) -> Future[Any]:
         args = [self.arg(j) for j in self.graph.inputs[i]]
         self.start(i, self.why(i))
         stage = self.graph.nodes[i].stage
-        assert self.config.executor is not None
-        return self.config.executor.submit(
-            compute,
-            stage,
-            args,
-            self.store,
-            self.task_config,
-            self.key(i),
-            self.meta(i),
-            self.ship,
-        )
+        executor = self.config.executor
+        assert executor is not None
+        task = (args, self.store, self.task_config, self.key(i), self.meta(i), self.ship)
+        try:
+            if self.ship:  # threads: the same process, nothing to pickle or verify
+                return executor.submit(compute, stage, *task)
+            blob = _remote.pack(stage.name, compute, stage, *task)  # fails here, before sending
+            return executor.submit(_remote.run_packed, stage.name, self.graph.where(i), blob)
+        except BaseException as exc:
+            remote = self.ship or isinstance(exc, ChkptError)
+            self.abandon(i, exc if remote else _remote.explain(stage.name, exc), running)
 
     def collect(self, i: int, future: Future[Any], running: dict[Future[Any], int]) -> None:
+        name = self.graph.nodes[i].stage.name
         try:
-            outcome = future.result()
+            try:
+                reply = future.result()
+            except BaseException as exc:  # the executor failed it (a stage's errors are in reply)
+                if self.ship:
+                    raise
+                raise _remote.explain(name, exc) from exc
+            outcome = reply if self.ship else _remote.unpack(name, reply)
         except CorruptCheckpointError:  # a worker found an input damaged: redo it here
             for j in self.graph.inputs[i]:
                 self.value(j)
             outcome = self.run_task(i, [self.values[j] for j in self.graph.inputs[i]])
         except BaseException as exc:
-            self.fail(i, exc)
-            wait(running)  # let sibling branches finish and store their checkpoints
-            raise
+            self.abandon(i, exc, running)
         self.finish(i, outcome)
+
+    def abandon(self, i: int, exc: BaseException, running: dict[Future[Any], int]) -> NoReturn:
+        """Fail the run for node ``i`` now. Tasks not started are cancelled; tasks already running
+        (a worker cannot be interrupted) finish in the background and still store their
+        checkpoints, but the run does not wait for them."""
+        for future in running:
+            future.cancel()
+        self.fail(i, exc)
+        raise exc
 
     # -- feedback ------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+import types
 
 from ._errors import InputCountError
 from ._pipeline import Composable
@@ -54,6 +56,19 @@ def _module_attribute(func: Any) -> Any:
     return obj
 
 
+# Set while ``Stage.__reduce__`` runs cloudpickle itself: stages met inside are then being pickled
+# by cloudpickle, which handles their functions (and recursion through its memo) on its own.
+_in_cloudpickle = threading.local()
+
+
+def _cloudpickle() -> Any:
+    try:
+        import cloudpickle
+    except ImportError:
+        return None
+    return cloudpickle
+
+
 def _rebuild(
     func: Any,
     name: str,
@@ -71,6 +86,12 @@ def _rebuild(
     )
     stage.params = dict(params)
     return stage
+
+
+def _rebuild_by_value(blob: bytes) -> Stage:
+    import pickle
+
+    return _rebuild(*pickle.loads(blob))
 
 
 class Stage(Composable, _Generic[P, R]):
@@ -152,17 +173,43 @@ class Stage(Composable, _Generic[P, R]):
         return self.func(*args, **{**self.params, **kwargs})
 
     def __reduce__(self) -> str | tuple[Any, ...]:
-        """Pickle by reference where possible, as functions are (process pools, Dask).
+        """Pickle by reference when a fresh process can import the function, else by value.
 
-        ``@Stage.wrap()`` rebinds the function's module-level name to the stage, so plain pickle
-        can no longer find the function there: a stage that is that module attribute pickles as a
-        reference to it; a copy (``bind``, ``name=``) pickles as a reference plus its settings.
+        Process pools and Dask ship stages to other processes. A function of an importable module
+        goes by reference (``@Stage.wrap()`` rebinds its module-level name to the stage, which
+        then pickles as that name; a copy from ``bind``/``name=`` as the name plus its settings).
+        Functions from ``__main__`` (scripts, notebooks), closures, lambdas, partials over them go
+        by value through cloudpickle, as Dask ships plain functions; without cloudpickle a
+        closure or lambda raises ``PicklingError`` naming the stage (``__main__`` module
+        attributes still go by reference: fork and spawn workers see a script's top level).
         """
-        owner = _module_attribute(self.func)
-        if owner is self:
-            return str(self.__qualname__)
-        func = owner if isinstance(owner, Stage) and owner.func is self.func else self.func
-        return (_rebuild, (func, self.name, self.version, self.serializer, self.params, self.env))
+        func = self.func
+        owner = _module_attribute(func)
+        named = owner is self or owner is func or isinstance(owner, Stage) and owner.func is func
+        main = getattr(func, "__module__", None) in (None, "__main__", "__mp_main__")
+        settings = (self.name, self.version, self.serializer, self.params, self.env)
+        if getattr(_in_cloudpickle, "active", False) and (main or not named):
+            return (_rebuild, (func, *settings))  # cloudpickle is pickling: it ships func
+        cloudpickle = None if named and not main and not self.params else _cloudpickle()
+        if cloudpickle is None:
+            if not named and isinstance(func, types.FunctionType):
+                import pickle
+
+                raise pickle.PicklingError(
+                    f"stage {self.name!r}: its function {getattr(func, '__qualname__', func)!r} "
+                    "cannot be found by name in another process (a closure, lambda or local "
+                    "function) and cloudpickle is not installed to ship it by value: "
+                    "pip install cloudpickle, or define it at the top level of a module"
+                )
+            if owner is self:
+                return str(self.__qualname__)
+            return (_rebuild, (owner, *settings))
+        outer, _in_cloudpickle.active = getattr(_in_cloudpickle, "active", False), True
+        try:  # importable functions inside still go by reference: cloudpickle looks them up
+            blob = cloudpickle.dumps((func if main or not named else owner, *settings), protocol=5)
+        finally:
+            _in_cloudpickle.active = outer
+        return (_rebuild_by_value, (blob,))
 
     def __repr__(self) -> str:
         bound = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -18,7 +18,8 @@ def test_exports_are_curated():
         [
             "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry",
             "Event", "InputCountError", "KeyWarning", "PluginWarning",
-            "Pipeline", "Plan", "PlanStep", "Result", "SerializationError", "Serializer", "Stage",
+            "Pipeline", "Plan", "PlanStep", "RemoteStageError", "Result", "SerializationError",
+            "Serializer", "Stage", "StaleWorkerError",
             "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
             "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
             "make_key", "open_store", "register_fingerprint", "register_serializer",

@@ -46,6 +46,7 @@ from ._fingerprint import fingerprint_value, make_key
 from ._present import stage_line
 from ._reads import file_changed, recording
 from ._store import Entry, Store
+from ._walk import shared_hashes
 from ._warn import warn
 
 if TYPE_CHECKING:
@@ -271,10 +272,11 @@ class Checkpoints:
         """
         seen: dict[str, tuple[str, str]] = {}
         clashes = []
-        for stage in stages:
-            fp, params = (self._ids.get(id(stage)) or self._identity(stage))[:2]
-            if seen.setdefault(stage.name, (fp, params)) != (fp, params):
-                clashes.append(stage.name)
+        with shared_hashes():  # a big global array read by many stages is hashed once
+            for stage in stages:
+                fp, params = (self._ids.get(id(stage)) or self._identity(stage))[:2]
+                if seen.setdefault(stage.name, (fp, params)) != (fp, params):
+                    clashes.append(stage.name)
         return list(dict.fromkeys(clashes))
 
     def _identity(self, stage: Stage) -> _StageIdentity:

@@ -19,6 +19,7 @@ One ``Walker`` feeds one SHA-256 with a canonical, type-tagged description of an
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import functools
 import hashlib
@@ -29,14 +30,14 @@ import sys
 import sysconfig
 import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, NamedTuple
 
 from ._codeinfo import MUTATORS, Chain, code_info
 from ._value_types import fingerprinter_for
 
-__all__ = ["Problem", "Walker", "is_user_file"]
+__all__ = ["Problem", "Walker", "is_user_file", "shared_hashes"]
 
 ITEM_BUDGET = 5_000_000  # values fed per global: a bigger table is reported, not silently cut
 BYTE_BUDGET = 2 << 30  # bytes hashed per global (SHA-256: about a second at 2 GB/s)
@@ -89,6 +90,18 @@ class _Unkeyable(Exception):
 
 
 _FIRST_SEEN: dict[tuple[Any, ...], tuple[Any, str]] = {}
+_SHARED: list[dict[int, tuple[Any, str, int]]] = []
+
+
+@contextlib.contextmanager
+def shared_hashes() -> Iterator[None]:
+    """Within the block, a value of a registered type is hashed once, however many stages read
+    it (the block must not span a change of it: a run's snapshot of keys, not a session)."""
+    _SHARED.append({})
+    try:
+        yield
+    finally:
+        _SHARED.pop()
 
 
 class Walker:
@@ -188,12 +201,7 @@ class Walker:
             self.emit("memoryview", obj.format, obj.shape)
             self.h.update(obj)
         elif (fingerprint := fingerprinter_for(obj)) is not None:
-            try:
-                plain = fingerprint(obj)
-            except Exception as exc:
-                raise _Unkeyable(f"{type(exc).__name__}: {exc}") from None
-            self.emit("as", _type_name(obj))
-            self.feed(plain)
+            self.emit("as", _type_name(obj), self.registered(obj, fingerprint))
         elif isinstance(obj, Enum):
             self.feed(t)
             self.emit("member", obj.name)
@@ -204,6 +212,29 @@ class Walker:
             self.feed(_instance_state(obj))
         else:
             self.reduced(obj, t)
+
+    def registered(self, obj: Any, fingerprint: Callable[[Any], Any]) -> str:
+        """The hash of a value of a registered type (an array, a frame), once per run: several
+        stages reading one big global hash it once (``shared_hashes``)."""
+        memo = _SHARED[-1] if _SHARED else None
+        known = memo.get(id(obj)) if memo is not None else None
+        if known is not None and known[0] is obj:
+            self.count(known[2])
+            return known[1]
+        outer, seen, before = self.h, self.seen, self.nbytes
+        self.h, self.seen = hashlib.sha256(), {}
+        try:
+            try:
+                plain = fingerprint(obj)
+            except Exception as exc:
+                raise _Unkeyable(f"{type(exc).__name__}: {exc}") from None
+            self.feed(plain)
+            digest = self.h.hexdigest()
+        finally:
+            self.h, self.seen = outer, seen
+        if memo is not None:
+            memo[id(obj)] = (obj, digest, self.nbytes - before)
+        return digest
 
     def items_of(self, items: Any, n: int) -> None:
         self.emit("dict", n)

@@ -16,11 +16,11 @@ from ._errors import SerializationError
 
 __all__ = ["PNGSerializer"]
 
-_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16"})
+_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})  # PA: Pillow cannot write it
 
 
 class PNGSerializer:
-    """``PIL.Image.Image`` in PNG-lossless modes (1, L, LA, P, PA, RGB, RGBA, I;16)."""
+    """``PIL.Image.Image`` in PNG-lossless modes (1, L, LA, P, RGB, RGBA, I;16)."""
 
     id, ext, safe = "png", "png", True
 

@@ -148,11 +148,16 @@ class Walker:
         try:
             self.emit("read", tag)
             self.feed(obj)
-        except (_Unkeyable, RecursionError) as exc:
+        except Exception as exc:  # user code (``__len__``, ``__reduce__``...) never fails a run
             self.h = saved
             name = _type_name(obj)
             self.emit("unkeyed", tag, name)
-            self.problems.append(Problem(label, name, str(exc) or "too deeply nested"))
+            why = str(exc) if isinstance(exc, _Unkeyable) else f"{type(exc).__name__}: {exc}"
+            self.problems.append(
+                Problem(
+                    label, name, why if not isinstance(exc, RecursionError) else "too deeply nested"
+                )
+            )
 
     def feed(self, obj: Any) -> None:
         t = type(obj)

@@ -2,9 +2,9 @@
 
 A metadata record is validated strictly (types, key, payload name and checksum must agree), so
 its recorded size bounds every later read of the payload. Payload bytes are hashed as they are
-written (``HashingWriter``: large buffers are hashed on a helper thread while the main thread
-writes them, both outside the GIL, so the checksum costs almost nothing beyond the write) and as
-they are read (``HashingReader``: never past the recorded size, and every ``read``/``readinto``
+written (``HashingWriter``: large buffers are hashed 16 MiB at a time on a helper thread while
+the main thread writes them, both outside the GIL, so with a free core the checksum costs almost
+nothing beyond the write) and as they are read (``HashingReader``: never past the recorded size, and every ``read``/``readinto``
 loops until it is satisfied, so values over 2 GiB survive the OS's per-call limit).
 """
 
@@ -100,6 +100,10 @@ _FIELDS: dict[str, tuple[Any, Any]] = {
 # -- hashing while writing ---------------------------------------------------------------------
 
 _PARALLEL = 4 << 20  # buffers from this size are hashed on the helper thread while written
+# pieces of big buffers handed to the helper one at a time, each hashed while it is written:
+# measured on 256 MiB, main-thread CPU was 1.26x a raw write with 1 MiB pieces (hand-offs),
+# 1.07x with 16 MiB, the same with 64 MiB but with the hash reading colder memory
+_PIECE = 16 << 20
 
 
 class _Helper:
@@ -145,14 +149,17 @@ class HashingWriter:
             self.hasher.update(view)
             self._write(view)
         else:  # hash on the helper thread while this one writes: both release the GIL
-            done, failed = threading.Event(), list[BaseException]()
-            _background().jobs.put((self.hasher, view, done, failed))
-            try:
-                self._write(view)
-            finally:
-                done.wait()  # the caller may reuse its buffer once write returns
-            if failed:
-                raise failed[0]
+            helper = _background()
+            for start in range(0, len(view), _PIECE):
+                piece = view[start : start + _PIECE]
+                done, failed = threading.Event(), list[BaseException]()
+                helper.jobs.put((self.hasher, piece, done, failed))
+                try:
+                    self._write(piece)
+                finally:
+                    done.wait()  # the caller may reuse its buffer once write returns
+                if failed:
+                    raise failed[0]
         self.size += len(view)
         return len(view)
 

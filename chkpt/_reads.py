@@ -13,7 +13,7 @@ same-size rewrite may keep the mtime). ``touch`` alone never recomputes.
 
 Not seen: reads by C code that bypasses Python's ``open`` (pyarrow, h5py, sqlite3), and reads in
 threads or processes the stage starts itself. Imports (``.py``, ``.pyc``, extension modules) and
-files under the stdlib, site-packages and the checkpoint directory are not inputs.
+files under the stdlib, site-packages, ``~/.cache`` and the checkpoint directory are not inputs.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ DIGEST_LIMIT = 4 << 30  # files bigger than this are identified by size and mtim
 RACY_NS = 3_000_000_000  # mtimes this close to the read are not trusted alone
 ALWAYS_HASH = 1 << 20  # files up to this size are compared by content on every hit (< 1 ms)
 _NOT_FILES = ("/proc/", "/sys/", "/dev/")  # kernel state (CPU quotas read by pandas), not data
+# libraries' own caches (matplotlib's font list, numba, huggingface...): not the user's data
+_CACHES = tuple(
+    os.path.join(os.path.abspath(os.path.expanduser(p)), "")
+    for p in {os.environ.get("XDG_CACHE_HOME") or "~/.cache", "~/.config/matplotlib"}
+)
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth", ".dylib", ".dll")
 _WRITE_MODES = frozenset("wax+")
 _state = threading.local()
@@ -94,7 +99,7 @@ def _identify(
     opened: list[tuple[str, bool]], cwd: str, exclude: tuple[str, ...]
 ) -> Iterator[dict[str, Any]]:
     written = {os.path.normpath(os.path.join(cwd, p)) for p, w in opened if w}
-    skip = _library_dirs() + tuple(os.path.join(os.path.abspath(e), "") for e in exclude)
+    skip = _library_dirs() + _CACHES + tuple(os.path.join(os.path.abspath(e), "") for e in exclude)
     seen = set()
     for path, writing in opened:
         full = os.path.normpath(os.path.join(cwd, path))

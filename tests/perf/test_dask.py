@@ -4,10 +4,10 @@ write their own checkpoints to the shared store; only digests and references tra
 from __future__ import annotations
 
 import os
+import pickle
 from concurrent.futures import Executor, Future
 from typing import Any
 
-import numpy as np
 import pytest
 
 import chkpt
@@ -88,13 +88,9 @@ def test_large_results_do_not_travel_through_the_client(client, tmp_path):
     pid, total = result.value
     assert pid != os.getpid() and total == 4_000_000.0
 
-    def arrays(obj: Any) -> bool:
-        return isinstance(obj, np.ndarray) or (
-            isinstance(obj, (list, tuple)) and any(arrays(x) for x in obj)
-        )
-
+    # what crossed the wire per task: a reference to the 32 MB array, never the array
     assert len(executor.futures) == 2
-    assert not any(arrays(f.result()) for f in executor.futures), "a result came back by value"
-    assert not any(arrays(args) for args in executor.sent), "an input was sent by value"
+    assert max(len(pickle.dumps(f.result())) for f in executor.futures) < 64 * 1024
+    assert max(len(pickle.dumps(args)) for args in executor.sent) < 64 * 1024
     (big,) = chkpt.open_store(tmp_path).entries("big")
     assert big.size > 32_000_000  # the 32 MB array stayed in the store, written by a worker

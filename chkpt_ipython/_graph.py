@@ -188,7 +188,7 @@ def node_label(record: Mapping, options: Mapping | None = None) -> list[str]:
     facts = [STATE_WORDS.get(state, state)]
     if record.get("size"):
         facts.append(format_size(record["size"]))
-    if state in ("cached", "ondisk") and time_saved(record):
+    if state in ("cached", "ondisk") and time_saved(record) >= 0.001:
         facts.append(f"saves {format_seconds(time_saved(record))}")
     detail = [why(record)] if why(record) else []
     if not detail and record.get("this_session") in SESSION_BORDERS:

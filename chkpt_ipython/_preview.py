@@ -8,10 +8,12 @@ file and the store's index are only read.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +58,18 @@ def _option(line: str, name: str) -> list[str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _transformer() -> Any:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+@functools.lru_cache(maxsize=4096)
 def _transform(body: str) -> str:
     """IPython syntax (``!ls``, ``%time``) to Python, as the kernel would."""
     try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(body)
+        return _transformer().transform_cell(body)
     except Exception:
         return body
 
@@ -69,8 +77,22 @@ def _transform(body: str) -> str:
 def saved_stage_cells(notebook: Path) -> list[dict[str, Any]]:
     """The ``%%chkpt_stage`` cells of a saved ``.ipynb``, in order: name, reads, outputs, id.
 
-    Unreadable files and cells that do not parse are skipped (logged), never raised.
+    Read again only when the file changes. Unreadable files and cells that do not parse are
+    skipped (logged), never raised.
     """
+    try:
+        st = os.stat(notebook)
+    except OSError:
+        return []
+    return [dict(c) for c in _read_stage_cells(str(notebook), st.st_mtime_ns, st.st_size)]
+
+
+@functools.lru_cache(maxsize=8)
+def _read_stage_cells(notebook: str, _mtime_ns: int, _size: int) -> tuple[dict[str, Any], ...]:
+    return tuple(_stage_cells_of(Path(notebook)))
+
+
+def _stage_cells_of(notebook: Path) -> list[dict[str, Any]]:
     try:
         nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
         cells = nb.get("cells") or []
@@ -111,8 +133,13 @@ def saved_stage_cells(notebook: Path) -> list[dict[str, Any]]:
     return found
 
 
-def preview_records(cells: Sequence[Mapping[str, Any]], store: Any) -> list[dict[str, Any]]:
-    """Status-like records for saved stage cells: ``ondisk`` when the store has an entry."""
+def preview_records(
+    cells: Sequence[Mapping[str, Any]], store: Any, skip: Container[str] = ()
+) -> list[dict[str, Any]]:
+    """Status-like records for saved stage cells: ``ondisk`` when the store has an entry.
+
+    The store's index is not read for the stages in ``skip`` (those the session knows).
+    """
     producer: dict[str, str] = {}
     records = []
     for cell in cells:
@@ -122,7 +149,7 @@ def preview_records(cells: Sequence[Mapping[str, Any]], store: Any) -> list[dict
             producer[var] = name
         latest = None
         try:
-            latest = store.latest(name) if store is not None else None
+            latest = store.latest(name) if store is not None and name not in skip else None
         except Exception as exc:  # an unreadable store must not break the view
             log.debug("cannot read the store's index for %s: %s", name, exc)
         records.append(

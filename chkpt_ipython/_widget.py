@@ -25,7 +25,7 @@ import time
 import types
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from . import _preview
@@ -144,6 +144,7 @@ if anywidget is not None:
             self._last_stage = ""  # the notebook's last stage cell: when it ends, refresh at once
             self._last_done = False
             self._acting = False
+            self._notebook: pathlib.Path | bool | None = None  # False: not known
             self._static_at = 0.0
             self.refresh_count = 0  # how often it re-read the session (for tests and benchmarks)
             self.render_count = 0  # how often Graphviz ran
@@ -162,12 +163,23 @@ if anywidget is not None:
             if notebook is None:
                 return live
             cells = _preview.saved_stage_cells(notebook)
-            return _preview.merge(live, _preview.preview_records(cells, store))
+            known = {str(r.get("stage")) for r in live}
+            return _preview.merge(live, _preview.preview_records(cells, store, known))
 
         def _saved_notebook(self) -> pathlib.Path | None:
-            resolved = getattr(self._session, "resolved", None)
-            notebook = getattr(resolved, "notebook", None) if resolved is not None else None
-            return pathlib.Path(notebook) if notebook and pathlib.Path(notebook).is_file() else None
+            """The notebook file (also when ``CHKPT_DIR`` or ``%chkpt_dir`` chose the directory)."""
+            if self._notebook is None:
+                resolved = getattr(self._session, "resolved", None)
+                notebook = getattr(resolved, "notebook", None) if resolved is not None else None
+                shell = getattr(self._session, "shell", None)
+                if notebook is None and shell is not None:
+                    from ._notebook_path import find_notebook
+
+                    cell = getattr(self._session, "current_cell", None)
+                    notebook, _ = find_notebook(shell.user_ns, cell, pathlib.Path.cwd())
+                self._notebook = pathlib.Path(notebook) if notebook else False
+            notebook = self._notebook
+            return notebook if notebook and notebook.is_file() else None
 
         def changed(self) -> None:
             """The session changed: refresh now, or soon when refreshes come thick and fast."""

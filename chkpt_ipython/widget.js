@@ -546,7 +546,7 @@ function render({ model, el }) {
       h("td", {}, h("span", { class: `chkpt-chip chkpt-chip-${stage.state}` }, STATE_WORDS[stage.state] || stage.state)),
       h("td", {}, stage.this_session || "-"),
       h("td", {}, formatSize(stage.size)),
-      h("td", {}, stage.state === "cached" || stage.state === "ondisk" ? formatSeconds(stage.time_saved) : "-"),
+      h("td", {}, (stage.state === "cached" || stage.state === "ondisk") && stage.time_saved >= 0.001 ? formatSeconds(stage.time_saved) : "-"),
       h("td", {}, toggle(stage, "load")),
       h("td", {}, toggle(stage, "store")),
       h("td", {}, h("button", { class: "chkpt-clear", "data-stage": stage.stage, onclick: () => send("ask_clear", stage.stage) }, "clear")),
@@ -596,7 +596,7 @@ function render({ model, el }) {
       ` · inputs: ${list(stage.inputs)} · parameters: ${list(stage.params)}`,
       stage.compute_seconds ? ` · compute ${formatSeconds(stage.compute_seconds)}` : "",
       stage.load_seconds ? ` · load ${formatSeconds(stage.load_seconds)}` : "",
-      cached && stage.time_saved ? ` · a hit saves ${formatSeconds(stage.time_saved)}` : "",
+      cached && stage.time_saved >= 0.001 ? ` · a hit saves ${formatSeconds(stage.time_saved)}` : "",
       stage.key ? ` · key ${String(stage.key).slice(0, 12)}` : "",
       " ",
       h(

@@ -162,7 +162,7 @@ def test_widget_follows_a_real_notebook(tmp_path):
         # clear one stage, through the widget
         k.run("w.clear('total')")
         assert k.json(STATES)["total"][0] == "missing"
-        assert k.json("chkpt_ipython._session.session().status()[2]['state']") == "missing"
+        assert k.json("chkpt_ipython.session().status()[2]['state']") == "missing"
 
 
 def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path):
@@ -182,7 +182,7 @@ def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path):
         assert states == {s: ["cached", "loaded", True, True] for s in ("raw", "features", "total")}
 
         k.run("w.set_load('raw', False)")  # what the widget's "load" checkbox sends
-        assert k.json("chkpt_ipython._session.session().options('raw')") == {
+        assert k.json("chkpt_ipython.session().options('raw')") == {
             "load": False,
             "store": True,
         }
@@ -198,12 +198,12 @@ def test_toggles_take_effect_on_the_next_run_and_persist(tmp_path):
         assert states["total"][3] is False
 
         # The same switch from code, seen by the widget.
-        k.run("chkpt_ipython._session.session().set_options('features', load=False)")
+        k.run("chkpt_ipython.session().set_options('features', load=False)")
         assert k.json(STATES)["features"][2] is False
 
     with Kernel(tmp_path, env) as k:  # switches persist with the checkpoint directory
         _start(k)
-        assert k.json("chkpt_ipython._session.session().options('raw')") == {
+        assert k.json("chkpt_ipython.session().options('raw')") == {
             "load": False,
             "store": True,
         }

@@ -42,5 +42,9 @@ def test_a_value_over_2_gib_round_trips_with_one_copy_in_memory(tmp_path, kind):
     assert saved["serializer"] == "pickle"
     loaded = child("load", kind, tmp_path)
     assert loaded["digest"] == saved["digest"]
+    print(
+        f"{kind}: peak memory {saved['peak'] / SIZE:.2f}x the value storing, "
+        f"{loaded['peak'] / SIZE:.2f}x loading"
+    )
     for what in (saved, loaded):
         assert what["peak"] < 1.15 * SIZE + BASE, (kind, what["peak"] / SIZE)

@@ -113,7 +113,7 @@ def human_reason(reason: str) -> str:
         return reason
     if kind == "parameters changed":
         return detail
-    if kind == "input changed":
+    if kind in ("input changed", "upstream recomputed"):
         return f"upstream {detail} changed"
     return reason
 

@@ -215,6 +215,8 @@ class _Run:
         report.bytes = entry.size if entry else 0
         if action == "loaded":
             report.reason = "stored meanwhile by another run"
+        elif entry is not None:
+            self.event(i, "stored")
         self.event(i, action)
 
     # -- the schedule --------------------------------------------------------------------------
@@ -253,7 +255,7 @@ class _Run:
                 stage_feedback("%s", skipped_line(report.stage), verbose=self.config.verbose)
         return Result(value, self.reports)
 
-    def resolve(self, i: int) -> bool:
+    def resolve(self, i: int, announce: bool = True) -> bool:
         """True if node ``i`` hits: its digest comes from metadata, its value stays on disk."""
         entry = self.policy.find(self.graph.nodes[i].stage, self.identify(i))
         if entry is None:
@@ -261,7 +263,8 @@ class _Run:
         self.entries[i], self.digests[i] = entry, entry.digest
         report = self.reports[i]
         report.key, report.bytes, report.reason = entry.key, entry.size, "checkpoint matches"
-        self.policy.announce("cached", report.stage, entry.key, 0.0, report.reason, entry.size)
+        if announce:  # a plan only looks: no events
+            self.policy.announce("cached", report.stage, entry.key, 0.0, report.reason, entry.size)
         return True
 
     def release(self, i: int, waiting: list[int], ready: deque[int]) -> None:
@@ -342,16 +345,11 @@ def _plan(pipeline: Pipeline, config: Config | None) -> Plan:
     steps = []
     for i, node in enumerate(g.nodes):
         unknown = [g.nodes[j].stage.name for j in g.inputs[i] if not known[j]]
-        if not unknown and r.resolve(i):
+        if not unknown and r.resolve(i, announce=False):
             known[i] = True
             steps.append(PlanStep(node.stage.name, "skip", "checkpoint matches", r.key(i)))
-        elif unknown:
-            inputs = (
-                f"input {unknown[0]} is"
-                if len(unknown) == 1
-                else f"inputs {', '.join(unknown)} are"
-            )
-            why = f"{inputs} recomputed (it may still hit if their output is unchanged)"
+        elif unknown:  # it may still hit if their outputs come out unchanged
+            why = f"upstream recomputed: {', '.join(unknown)}"
             steps.append(PlanStep(node.stage.name, "compute", why))
         else:
             steps.append(PlanStep(node.stage.name, "compute", r.why(i), r.key(i)))

@@ -45,6 +45,7 @@ ReasonKind = Literal[
     "code changed",
     "parameters changed",
     "input changed",
+    "upstream recomputed",
     "forced",
     "not in Config.load",
     "checkpoint unreadable",
@@ -62,7 +63,13 @@ REASONS: tuple[ReasonKind, ...] = get_args(ReasonKind)
 
 # a checkpoint of the stage existed but was refused: the stage was *stale*
 STALE_REASONS: frozenset[str] = frozenset(
-    {"code changed", "parameters changed", "input changed", "checkpoint unreadable"}
+    {
+        "code changed",
+        "parameters changed",
+        "input changed",
+        "upstream recomputed",
+        "checkpoint unreadable",
+    }
 )
 
 

@@ -27,8 +27,11 @@ __all__ = [
     "StageSwitches",
     "checkpoint_dir",
     "clear",
+    "config",
+    "forget",
     "load_ipython_extension",
     "options",
+    "pipeline",
     "session",
     "set_options",
     "status",
@@ -68,28 +71,45 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 def status() -> list[StageStatus]:
     """One dict per stage cell (``stage``, ``state`` in cached/stale/missing/running/failed, ...)."""
-    return _session().status()
+    return _current_session().status()
+
+
+def pipeline() -> Any:
+    """The notebook's stage cells as one ``chkpt.Pipeline``: ``pipeline().plan(config())``,
+    ``pipeline().to_dot()`` work as for a script (several final cells join in ``(notebook)``)."""
+    return _current_session().pipeline()
+
+
+def config(**changes: Any) -> Any:
+    """The ``chkpt.Config`` of this notebook's stage cells (its directory, loading on), for the
+    core API: ``pipeline().plan(config())``, ``pipeline().run(config())``."""
+    return _current_session().notebook_config(**changes)
+
+
+def forget(stage: str) -> None:
+    """Drop a stage cell you deleted from the notebook pipeline (its checkpoints stay on disk)."""
+    _current_session().forget(stage)
 
 
 def clear(stage: str | None = None) -> int:
     """Delete the checkpoints of one stage, or all of this notebook's; returns how many."""
-    return _session().clear(stage)
+    return _current_session().clear(stage)
 
 
 def checkpoint_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """This notebook's checkpoint directory; with ``path``, use that one from now on."""
-    sess = _session()
+    sess = _current_session()
     return sess.set_dir(path) if path is not None else sess.directory
 
 
 def options(stage: str) -> StageSwitches:
     """A stage's switches: ``{"load": bool, "store": bool}``."""
-    return _session().options(stage)
+    return _current_session().options(stage)
 
 
 def set_options(stage: str, load: bool | None = None, store: bool | None = None) -> None:
     """Switch loading/storing of one stage; applies the next time its cell runs."""
-    _session().set_options(stage, load=load, store=store)
+    _current_session().set_options(stage, load=load, store=store)
 
 
 def widget() -> Any:
@@ -97,9 +117,9 @@ def widget() -> Any:
     with needs("chkpt_ipython.widget()"):
         from ._widget import widget as make_widget
 
-        return make_widget(_session())
+        return make_widget(_current_session())
 
 
-def _session() -> NotebookSession:
+def _current_session() -> NotebookSession:
     with needs("chkpt_ipython"):
         return session()

@@ -8,23 +8,23 @@ namespace values.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import chkpt
 
 from . import _stage_cell
-from ._analysis import CellAnalysis
-from ._keys import CellKey, Producer, cell_key, fingerprint_input
+from ._inputs import fingerprint_input
 from ._notebook_path import Resolved, resolve_dir
 from ._options import StageOptions
-from ._status import StageState, StageStatus, StageSwitches, ThisSession
+from ._pipeline import NotebookPipeline, build
+from ._record import Producer, StageRecord
+from ._status import StageState, StageStatus, StageSwitches
 
 __all__ = ["NotebookSession", "StageRecord", "session"]
 
@@ -33,28 +33,6 @@ log = logging.getLogger("chkpt.ipython")
 STATES = ("cached", "stale", "missing", "running", "failed")
 
 _current: NotebookSession | None = None
-
-
-@dataclasses.dataclass
-class StageRecord:
-    """One stage cell as last executed, and what happened to it in this session."""
-
-    name: str
-    source: str
-    raw: str
-    analysis: CellAnalysis
-    reads: tuple[str, ...]
-    outputs: tuple[str, ...]
-    serializer: str | None = None
-    cell_id: str | None = None
-    state: Literal["running", "failed"] | None = None  # while that is so
-    this_session: ThisSession = None
-    key: str | None = None
-    compute_seconds: float | None = None
-    load_seconds: float | None = None
-    time_saved: float = 0.0
-    reason: str = ""
-    error: str = ""
 
 
 def session(shell: Any = None) -> NotebookSession:
@@ -93,6 +71,9 @@ class NotebookSession:
         self._store: chkpt.Store | None = None
         self._options: StageOptions | None = None
         self._subscribers: list[Callable[[], None]] = []
+        self.probes: list[Any] = []  # correctness checks hooked into every cell run (_stage_cell)
+        self.strict = False  # Config(strict=True) for cells: a value that cannot be stored raises
+        self.status_line = True  # show "loaded from checkpoint · 6 KB · saved 3.0 s" under cells
         self._warned_dir = False
         self.current_cell: str | None = None
         self._in_cell = False
@@ -246,23 +227,46 @@ class NotebookSession:
         __tracebackhide__ = True
         return _stage_cell.run(self, body, **options)
 
-    def key_of(self, record: StageRecord, *, memo: bool = False) -> CellKey:
-        """The record's key for the current namespace values.
+    def config(self, stage: str, *, force: bool = False, store: bool = True) -> chkpt.Config:
+        """The core Config a stage cell runs under: this notebook's directory and switches."""
+        opts = self.options(stage)
+        return chkpt.Config(
+            dir=str(self.directory),
+            load=bool(opts["load"]),
+            store=bool(opts["store"]) and store,
+            force=(stage,) if force else (),
+            strict=self.strict,
+        )
+
+    def notebook_config(self, **changes: Any) -> chkpt.Config:
+        """The Config that plans (and runs) the whole notebook pipeline: every stage loadable."""
+        return chkpt.Config(**{"dir": str(self.directory), "load": True, **changes})
+
+    def notebook(self, *, memo: bool = True) -> NotebookPipeline:
+        """The stage cells as a core pipeline, for the values the namespace holds now.
 
         ``memo=True`` (status displays, called after every cell) re-hashes a parameter only
         when its name is bound to a new object; running a cell always hashes afresh, so an
         in-place change of a parameter is never missed there.
         """
-        return cell_key(
-            record.name,
-            record.source,
-            record.reads,
-            self.shell.user_ns,
-            self.producers,
-            record.serializer,
-            getattr(self.shell, "user_ns_hidden", None),
-            self._memo_fingerprint if memo else None,
-        )
+        fingerprint = self._memo_fingerprint if memo else None
+        return build(self.shell, list(self.stages.values()), self.producers, fingerprint)
+
+    def pipeline(self) -> chkpt.Pipeline[Any]:
+        """The notebook's stage cells as one ``chkpt.Pipeline`` (for ``plan()``, ``to_dot()``)."""
+        found = self.notebook().pipeline
+        if found is None:
+            raise LookupError("no %%chkpt_stage cell has run in this kernel yet")
+        return found
+
+    def stage_digests(self, stages: Iterable[str]) -> dict[str, str]:
+        """The digests of what the given stage cells produced, as the namespace holds it now."""
+        wanted, ns = set(stages), self.shell.user_ns
+        return {
+            p.stage: p.digest
+            for var, p in self.producers.items()
+            if p.stage in wanted and ns.get(var, _MISSING) is p.obj
+        }
 
     def _memo_fingerprint(self, var: str, value: Any) -> str | None:
         cached = self._fingerprints.get(var)
@@ -284,23 +288,42 @@ class NotebookSession:
         self.stages[record.name] = record
         return record
 
+    def forget(self, stage: str) -> None:
+        """Drop a stage cell from the notebook pipeline (a deleted cell); its checkpoints stay."""
+        self.stages.pop(stage, None)
+        self._notify()
+
     def name_taken(self, name: str, cell_id: str | None) -> bool:
         """True when another cell already registered ``name``."""
         old = self.stages.get(name)
         return old is not None and None not in (old.cell_id, cell_id) and old.cell_id != cell_id
 
     def status(self) -> list[StageStatus]:
-        """One record per stage cell, in the order they were first run, computed live."""
-        return [self._status_of(record) for record in self.stages.values()]
+        """One record per stage cell, in the order they were first run: the core's plan of the
+        notebook pipeline, so a stale stage makes everything downstream stale."""
+        if not self.stages:
+            return []
+        notebook = self.notebook()
+        plan = {}
+        if notebook.pipeline is not None:
+            config = self.notebook_config(verbose=False)
+            plan = {step.stage: step for step in notebook.pipeline.plan(config)}
+        return [
+            self._status_of(record, notebook, plan.get(record.name))
+            for record in self.stages.values()
+        ]
 
-    def _status_of(self, record: StageRecord) -> StageStatus:
-        ck = self.key_of(record, memo=True)
-        entry = self.store.lookup(record.name, ck.key) if ck.key else None
+    def _status_of(
+        self, record: StageRecord, notebook: NotebookPipeline, step: chkpt.PlanStep | None
+    ) -> StageStatus:
+        stage = notebook.stages[record.name]
+        hit = step is not None and step.action != "compute"
+        entry = self.store.lookup(record.name, step.key) if hit and step and step.key else None
         on_disk = entry if entry is not None else self.store.latest(record.name)
         state: StageState
         if record.state == "running" or record.state == "failed":
             state = record.state
-        elif entry is not None:
+        elif hit:
             state = "cached"
         elif on_disk is not None:
             state = "stale"
@@ -309,19 +332,20 @@ class NotebookSession:
         compute = record.compute_seconds
         if compute is None and entry is not None:
             compute = entry.compute_seconds
+        reason = chkpt.human_reason(step.reason) if step is not None else ""
         return {
             "stage": record.name,
             "state": state,
             "this_session": record.this_session,
-            "inputs": sorted(set(ck.upstream.values())),
-            "params": list(ck.params),
+            "inputs": list(notebook.upstream[record.name]),
+            "params": sorted(stage.params),
             "outputs": list(record.outputs),
             "size": on_disk.size if on_disk is not None else None,
             "compute_seconds": compute,
             "load_seconds": record.load_seconds,
             "time_saved": record.time_saved,
-            "key": ck.key,
-            "reason": ck.why or record.reason,
+            "key": step.key if step is not None else None,
+            "reason": "" if hit else reason,
             "error": record.error,
             "options": self.options(record.name),
         }
@@ -329,13 +353,36 @@ class NotebookSession:
     def record_outcome(
         self, record: StageRecord, outcome: Literal["computed", "loaded", "failed"], seconds: float
     ) -> None:
-        """Finish a stage cell's run: remember it, tell listeners, and log it."""
+        """Finish a stage cell's run: remember it, show its status line, tell listeners."""
         record.state = "failed" if outcome == "failed" else None
         if outcome != "failed":
             record.this_session = outcome
-        log.info("chkpt: %s %s in %.3fs %s", record.name, outcome, seconds, record.reason)
+            if self.status_line and record.line:
+                _show_line(self.shell, record.line)
         _report_line(record, outcome, seconds)
         self._notify()
+
+    def notify(self) -> None:
+        """Tell listeners (the widget) that states changed."""
+        self._notify()
+
+
+def _show_line(shell: Any, line: str) -> None:
+    """The one-line status under a stage cell (tagged, so comparisons can leave it out)."""
+    text = f"chkpt: {line}"
+    shell.display_pub.publish(
+        data={
+            "text/plain": text,
+            "text/html": f'<div style="color:#777;font-size:smaller">{_escape(text)}</div>',
+        },
+        metadata={"chkpt_ipython": {"status_line": True}},
+    )
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
 
 
 _MISSING = object()

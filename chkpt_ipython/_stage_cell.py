@@ -1,40 +1,51 @@
-"""Running one ``%%chkpt_stage`` cell: a hit restores and replays, a miss runs and stores.
+"""Running one ``%%chkpt_stage`` cell under the core's checkpoint policy.
 
-The stored value is a dict::
+The cell is a ``chkpt.Stage`` of the notebook pipeline (``_pipeline``); whether its checkpoint is
+valid, why not, how it is loaded and stored, and every warning, come from ``chkpt.Checkpoints``,
+the same policy a script's pipeline runs under. This module only adds what is particular to a
+cell: running code in the user's namespace, recording and replaying what it shows, and the
+one-line status under the cell.
 
-    {"format": 2, "outputs": {name: value}, "modules": {name: module name},
-     "display": {"records": [...], "before_value": n},
-     "result": {"data": ..., "metadata": ..., "value"?: last value} | None}
+A run goes through these steps, in order (``CellRun.run``)::
 
-Imports, ``def`` and ``class`` statements are not in it: they are re-executed on a hit.
+    inputs   which names are edges (values other stage cells produced) and which parameters
+    key      the policy identifies the cell's stage from its code, parameters, upstream digests
+    hit      a valid checkpoint is restored (outputs, displays, last value) -- or the policy says
+             why not, and the cell computes
+    compute  the cell runs live; what it shows is recorded
+    outputs  after the cell finished, the payload (outputs + displays) is collected and persisted
+
+Correctness probes (mutated inputs, RNG state, files written) attach to ``session.probes``: each
+may define ``before_key(run)``, ``after_restore(run, payload)`` and ``after_compute(run, payload)``;
+``run.params`` (extra key inputs by value) and ``payload["outputs"]`` are theirs to extend.
 """
 
 from __future__ import annotations
 
-import ast
-import io
 import logging
-import pickle
 import time
-import types
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import chkpt
 
-from . import _capture, _execute
+from . import _capture, _execute, _payload
 from ._analysis import CellAnalysis, analyze
-from ._keys import CellKey, Producer, source_fingerprint
+from ._inputs import source_fingerprint
+from ._pipeline import CellStage, NotebookPipeline
+from ._record import Producer, StageRecord
 
 if TYPE_CHECKING:
-    from ._session import NotebookSession, StageRecord
+    from ._session import NotebookSession
 
-__all__ = ["run"]
+__all__ = ["CellRun", "DuplicateStageError", "default_name", "run"]
 
 log = logging.getLogger("chkpt.ipython")
 
-FORMAT = 2
-RESULT_VALUE_LIMIT = 1 << 20  # a last value up to 1 MB is stored as itself
+_MISS = object()
+
+
+class DuplicateStageError(chkpt.ChkptError, ValueError):
+    """Two different cells use the same stage name: their checkpoints would overwrite each other."""
 
 
 def run(
@@ -50,22 +61,11 @@ def run(
 ) -> Any:
     """Run a stage cell's ``body``: load it when its checkpoint is valid, else compute and store."""
     __tracebackhide__ = True
-    record = _register(session, body, name, inputs, outputs, serializer)
-    store = session.store  # resolve the directory before capturing anything
-    ck = session.key_of(record)
-    record.key = ck.key
-    opts = session.options(record.name)
-    if ck.key is not None and opts["load"] and not force:
-        entry = store.lookup(record.name, ck.key)
-        if entry is not None:
-            hit = _try_hit(session, record, entry)
-            if hit is not _MISS:
-                return hit
-    record.reason = _why_computed(store, record, ck, force or not opts["load"])
-    return _compute(session, record, ck, store=opts["store"] and not no_store)
+    record = register(session, body, name, inputs, outputs, serializer)
+    return CellRun(session, record, force=force, store=not no_store).run()
 
 
-def _register(
+def register(
     session: NotebookSession,
     body: str,
     name: str | None,
@@ -73,8 +73,7 @@ def _register(
     outputs: list[str] | None,
     serializer: str | None,
 ) -> StageRecord:
-    from ._session import StageRecord
-
+    """Analyse the cell and add it to the session's stage cells (an edit replaces its record)."""
     source = session.shell.transform_cell(body)
     analysis = analyze(source)
     cell_id = session.current_cell_id
@@ -84,6 +83,12 @@ def _register(
         while session.name_taken(name, cell_id):
             n += 1
             name = f"{base}_{n}"
+    elif session.name_taken(name, cell_id):
+        raise DuplicateStageError(
+            f"stage {name!r} is already the name of another %%chkpt_stage cell; two cells "
+            f"cannot share a stage name (their checkpoints would replace each other): "
+            f"give this one another name"
+        )
     record = StageRecord(
         name=name,
         source=source,
@@ -113,232 +118,162 @@ def default_name(analysis: CellAnalysis, source: str) -> str:
     return analysis.defined[0] if analysis.defined else f"cell_{suffix}"
 
 
-_MISS = object()
+class CellRun:
+    """One execution of one stage cell (see the module docstring for its steps)."""
 
+    def __init__(self, session: NotebookSession, record: StageRecord, *, force: bool, store: bool):
+        self.session, self.record, self.shell = session, record, session.shell
+        self.policy = chkpt.Checkpoints(
+            session.config(record.name, force=force, store=store), session.store
+        )
+        self.notebook: NotebookPipeline | None = None
+        self.stage: CellStage | None = None
+        self.identity: chkpt.Identity | None = None
+        self.params: dict[str, Any] = {}  # extra key inputs by value (probes add theirs)
 
-def _try_hit(session: NotebookSession, record: StageRecord, entry: chkpt.Entry) -> Any:
-    """Restore a checkpoint; on a damaged or unreadable one return ``_MISS`` (recompute)."""
-    __tracebackhide__ = True
-    shell = session.shell
-    start = time.perf_counter()
-    deferred = _execute.rerun_definitions(shell, record.source, record.raw)  # classes to unpickle
-    load_start = time.perf_counter()
-    try:
-        value = session.store.load(entry)
-        if not (isinstance(value, dict) and value.get("format") == FORMAT):
-            raise chkpt.CorruptCheckpointError(f"{entry.path}: not a chkpt_ipython cell value")
-    except (chkpt.ChkptError, OSError) as exc:
-        log.warning("chkpt: stage %r: %s; recomputing", record.name, exc)
-        return _MISS
-    load_seconds = time.perf_counter() - load_start
-    shell.user_ns.update(value["outputs"])
-    _execute.import_modules(shell, value["modules"])
-    _execute.run_deferred(shell, deferred)
-    for var, obj in value["outputs"].items():
-        session.producers[var] = Producer(record.name, obj, entry.digest)
-    _replay(session, value["display"])
-    record.load_seconds = load_seconds
-    record.compute_seconds = entry.compute_seconds
-    record.time_saved += max(entry.compute_seconds - load_seconds, 0.0)
-    record.reason = ""
-    record.error = ""
-    _emit("loaded", record, load_seconds, size=entry.size)
-    session.record_outcome(record, "loaded", time.perf_counter() - start)
-    return _result(shell, record, value["result"])
+    # -- inputs and key ------------------------------------------------------------------------
 
+    def key(self) -> chkpt.Identity:
+        """The cell's identity under the policy, for the values its names hold now."""
+        session, name = self.session, self.record.name
+        self.notebook = session.notebook(memo=False)
+        self.stage = self.notebook.stages[name]
+        for probe in session.probes:
+            if hasattr(probe, "before_key"):
+                probe.before_key(self)
+        if self.params:
+            self.stage.params.update(self.params)
+        digests = session.stage_digests(self.notebook.upstream[name])
+        self.identity = self.notebook.identify(self.policy, name, digests)
+        self.record.key = self.identity.key
+        return self.identity
 
-def _replay(session: NotebookSession, display: dict) -> None:
-    """Show again what the cell showed, in order: what came after its ``Out[n]`` value (inline
-    figures) is shown once the cell has finished, as it was the first time."""
-    records, split = display["records"], display["before_value"]
-    _capture.replay(session.shell, records[:split])
-    late = records[split:]
-    if late and not session.defer(lambda: _capture.replay(session.shell, late)):
-        _capture.replay(session.shell, late)
+    def _announce(self, kind: chkpt.EventKind, seconds: float = 0.0, size: int = 0) -> None:
+        record = self.record
+        self.policy.announce(
+            kind, record.name, record.key, seconds, record.reason, size, {"source": "chkpt_ipython"}
+        )
 
+    # -- the run -------------------------------------------------------------------------------
 
-def _result(shell: Any, record: StageRecord, stored: dict | None) -> Any:
-    """The cell's last value: the live object for a bare name, the stored value when it could
-    be stored, else a stand-in that displays exactly as the value did."""
-    last = record.analysis.last_expression
-    if isinstance(last, ast.Name) and last.id in shell.user_ns:
-        return shell.user_ns[last.id]
-    if stored is None:
-        return None
-    if "value" in stored:
-        return stored["value"]
-    return _capture.ReplayedResult(stored["data"], stored["metadata"])
+    def run(self) -> Any:
+        __tracebackhide__ = True
+        ident = self.key()
+        assert self.stage is not None
+        entry = self.policy.find(self.stage, ident)
+        if entry is not None:
+            self.record.reason = "checkpoint matches"
+            self._announce("cached", 0.0, entry.size)
+            result = self.restore(entry)
+            if result is not _MISS:
+                return result
+        self.record.reason = (
+            "checkpoint unreadable" if entry is not None else self.policy.why(self.stage, ident)
+        )
+        return self.compute()
 
-
-def _storable_result(shell: Any, record: StageRecord, value: Any) -> dict | None:
-    """The last value's display, plus the value itself when it pickles small (not a bare name:
-    that one is restored from the outputs)."""
-    result = _capture.format_result(shell, value)
-    if result is None or isinstance(record.analysis.last_expression, ast.Name):
+    def restore(self, entry: chkpt.Entry) -> Any:
+        """Put a valid checkpoint back; ``_MISS`` when it cannot be loaded (the policy warned)."""
+        __tracebackhide__ = True
+        session, record, shell = self.session, self.record, self.shell
+        start = time.perf_counter()
+        deferred = _execute.rerun_definitions(
+            shell, record.source, record.raw
+        )  # classes to unpickle
+        load_start = time.perf_counter()
+        payload = self.policy.load(entry, accept=_payload.is_payload)
+        if payload is chkpt.MISSING:
+            return _MISS
+        load_seconds = time.perf_counter() - load_start
+        result = _payload.restore(shell, record, payload, deferred, session.defer)
+        for var, obj in payload["outputs"].items():
+            session.producers[var] = Producer(record.name, obj, entry.digest)
+        for probe in session.probes:
+            if hasattr(probe, "after_restore"):
+                probe.after_restore(self, payload)
+        saved = max(entry.compute_seconds - load_seconds, 0.0)
+        record.load_seconds, record.compute_seconds = load_seconds, entry.compute_seconds
+        record.time_saved += saved
+        record.reason, record.error = "checkpoint matches", ""
+        record.line = chkpt.cell_line("loaded", size=entry.size, saved=entry.compute_seconds)
+        self._announce("loaded", load_seconds, entry.size)
+        session.record_outcome(record, "loaded", time.perf_counter() - start)
         return result
-    try:
-        if len(pickle.dumps(value, protocol=5)) <= RESULT_VALUE_LIMIT:
-            result["value"] = value
-    except Exception:
-        pass  # the display alone is replayed
-    return result
 
+    def compute(self) -> Any:
+        """Run the cell normally (live output, usual tracebacks), then store what it made.
 
-def _why_computed(store: chkpt.Store, record: StageRecord, ck: CellKey, forced: bool) -> str:
-    if forced:
-        return "forced"
-    if ck.key is None:
-        return f"not cacheable: {ck.why}"
-    latest = store.latest(record.name)
-    if latest is None:
-        return "no checkpoint"
-    if latest.fingerprint != ck.fingerprint:
-        return "code changed"
-    changed = sorted(
-        k for k in set(ck.inputs) | set(latest.inputs) if ck.inputs.get(k) != latest.inputs.get(k)
-    )
-    return f"input changed: {', '.join(changed)}" if changed else "input changed"
-
-
-def _compute(session: NotebookSession, record: StageRecord, ck: CellKey, *, store: bool) -> Any:
-    """Run the cell normally (live output, usual tracebacks), then store what it made.
-
-    Inside a cell, displays keep being recorded until the cell has finished (``post_run_cell``):
-    matplotlib's inline figures are drawn after the magic returns, after the ``Out[n]`` value,
-    and recording them there keeps that order on replay.
-    """
-    __tracebackhide__ = True
-    shell = session.shell
-    record.state = "running"
-    record.error = ""
-    _emit("start", record, 0.0)
-    session._notify()
-    start = time.perf_counter()
-    capture = _capture.Capture(shell).__enter__()
-    try:
-        value = _execute.run_source(shell, record.source, record.raw)
-    except BaseException as exc:
-        capture.__exit__()
-        seconds = time.perf_counter() - start
-        record.error = f"{type(exc).__name__}: {exc}"
-        _emit("failed", record, seconds)
-        session.record_outcome(record, "failed", seconds)
-        raise
-    finally:
-        capture.stop_streams()
-    seconds = time.perf_counter() - start
-    shown_before_value = len(capture.records)
-
-    def finish() -> None:
-        capture.stop_displays()
-        display = {"records": capture.records, "before_value": shown_before_value}
-        _finish(session, record, ck, display, value, seconds, store=store)
-
-    if not session.defer(finish):
-        _capture.flush_figures(shell)  # not inside a cell: draw pending figures now
-        finish()
-    return value
-
-
-def _finish(
-    session: NotebookSession,
-    record: StageRecord,
-    ck: CellKey,
-    display: dict,
-    value: Any,
-    seconds: float,
-    *,
-    store: bool,
-) -> None:
-    """Store what a computed cell made, and tell everyone it was computed."""
-    record.compute_seconds = seconds
-    payload = _payload(session.shell, record, display, value)
-    entry = _store(session, record, ck, payload, seconds) if store and ck.key else None
-    digest = entry.digest if entry is not None else None
-    for var, obj in payload["outputs"].items():
-        session.producers[var] = Producer(record.name, obj, digest)
-    for var in payload["modules"]:
-        session.producers.pop(var, None)
-    _emit("computed", record, seconds)
-    session.record_outcome(record, "computed", seconds)
-
-
-def _payload(shell: Any, record: StageRecord, display: dict, value: Any) -> dict[str, Any]:
-    ns = shell.user_ns
-    outputs: dict[str, Any] = {}
-    modules: dict[str, str] = {}
-    for var in record.outputs:
-        if var not in ns:
-            continue  # bound conditionally, or deleted again
-        obj = ns[var]
-        if isinstance(obj, types.ModuleType):
-            modules[var] = obj.__name__
-        elif isinstance(obj, io.IOBase) and obj.closed:
-            log.debug("chkpt: %s: not storing %r, a closed file", record.name, var)
-        else:
-            outputs[var] = obj
-    return {
-        "format": FORMAT,
-        "outputs": outputs,
-        "modules": modules,
-        "display": display,
-        "result": _storable_result(shell, record, value),
-    }
-
-
-def _store(
-    session: NotebookSession, record: StageRecord, ck: CellKey, payload: dict, seconds: float
-) -> chkpt.Entry | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", chkpt.StoreWarning)
-            entry = session.store.save(
-                record.name,
-                ck.key,  # type: ignore[arg-type]
-                payload,
-                serializer=record.serializer,
-                fingerprint=ck.fingerprint,
-                inputs=ck.inputs,
-                compute_seconds=seconds,
-                extra={"chkpt_ipython": FORMAT, "outputs": sorted(payload["outputs"])},
-            )
-    except chkpt.SerializationError as exc:
-        culprit = _unpicklable(payload["outputs"])
-        where = f"output {culprit!r} cannot be serialized" if culprit else str(exc)
-        log.warning(
-            "chkpt: stage %r was computed but not stored: %s. Name the outputs to keep with "
-            "--outputs, or delete the value at the end of the cell.",
-            record.name,
-            where,
-        )
-        record.reason += " (not stored)"
-        return None
-    except Exception as exc:  # storing must never cost the user their computation
-        log.warning("chkpt: stage %r was computed but not stored: %s", record.name, exc)
-        record.reason += " (not stored)"
-        return None
-    _emit("stored", record, seconds, size=entry.size)
-    return entry
-
-
-def _unpicklable(outputs: dict[str, Any]) -> str | None:
-    for var, obj in outputs.items():
+        Inside a cell, displays keep being recorded until the cell has finished (``post_run_cell``):
+        matplotlib's inline figures are drawn after the magic returns, after the ``Out[n]`` value,
+        and recording them there keeps that order on replay.
+        """
+        __tracebackhide__ = True
+        session, record, shell = self.session, self.record, self.shell
+        record.state, record.error = "running", ""
+        self._announce("start")
+        session.notify()
+        start = time.perf_counter()
+        capture = _capture.Capture(shell).__enter__()
         try:
-            pickle.dumps(obj, protocol=5)
-        except Exception:
-            return var
-    return None
+            value = _execute.run_source(shell, record.source, record.raw)
+        except BaseException as exc:
+            capture.__exit__()
+            seconds = time.perf_counter() - start
+            record.error = f"{type(exc).__name__}: {exc}"
+            self._announce("failed", seconds)
+            session.record_outcome(record, "failed", seconds)
+            raise
+        finally:
+            capture.stop_streams()
+        seconds = time.perf_counter() - start
+        shown_before_value = len(capture.records)
 
+        def finish() -> None:
+            capture.stop_displays()
+            display = {"records": capture.records, "before_value": shown_before_value}
+            self.outputs(_payload.collect(shell, record, display, value), seconds)
 
-def _emit(kind: str, record: StageRecord, seconds: float, size: int = 0) -> None:
-    chkpt.events.emit(
-        chkpt.Event(
-            kind,
-            record.name,
-            key=record.key or "",
-            seconds=seconds,
-            reason=record.reason,
-            size=size,
-            extra={"source": "chkpt_ipython"},
+        # strict: a value that cannot be stored must raise here, in the cell, not in a hook
+        if self.policy.config.strict or not session.defer(finish):
+            _capture.flush_figures(shell)  # draw pending figures now
+            finish()
+        return value
+
+    def outputs(self, payload: dict[str, Any], seconds: float) -> None:
+        """Persist a computed cell's payload through the policy, and tell everyone."""
+        session, record = self.session, self.record
+        assert self.stage is not None and self.identity is not None
+        for probe in session.probes:
+            if hasattr(probe, "after_compute"):
+                probe.after_compute(self, payload)
+        record.compute_seconds = seconds
+        extra = {"chkpt_ipython": _payload.FORMAT, "outputs": sorted(payload["outputs"])}
+        done = self.policy.persist(
+            self.stage, self.identity, payload, seconds, extra, explain=self._explain
         )
-    )
+        record.line = chkpt.cell_line("computed", record.reason)
+        if done.entry is not None:
+            self._announce("stored", seconds, done.entry.size)
+        elif self.identity.key is not None and self.policy.config.stores(self.stage):
+            record.line += " (not stored)"
+        for var, obj in payload["outputs"].items():
+            session.producers[var] = Producer(record.name, obj, done.digest)
+        for var in payload["modules"]:
+            session.producers.pop(var, None)
+        self._announce("computed", seconds, done.entry.size if done.entry else 0)
+        session.record_outcome(record, "computed", seconds)
+
+    def _explain(self, exc: Exception) -> str:
+        """Why the payload cannot be stored, naming the output at fault."""
+        assert self.stage is not None
+        outputs = {}
+        ns = self.shell.user_ns
+        for var in self.record.outputs:
+            if var in ns:
+                outputs[var] = ns[var]
+        culprit = _payload.unpicklable(outputs)
+        what = f"output {culprit!r} cannot be serialized" if culprit else str(exc)
+        return (
+            f"stage {self.record.name!r} was computed but not stored: {what}. Name the outputs "
+            f"to keep with --outputs, or delete the value at the end of the cell"
+        )

@@ -79,7 +79,7 @@ def test_the_cycle_finder_finds_cycles():
 KNOWN_BACK_EDGES = {"chkpt": {("_arrow", "_serializers"), ("_sparse", "_serializers")}}
 
 
-@pytest.mark.parametrize("package", ["chkpt"])
+@pytest.mark.parametrize("package", ["chkpt", "chkpt_ipython"])
 def test_no_import_cycles(package):
     graph = imports_of(package)
     graph.pop("__init__", None)  # the curated re-exports import everything, lazily
@@ -92,3 +92,17 @@ def test_config_stage_pipeline_runner_are_layered():
     graph = imports_of("chkpt")
     assert "_stage" not in graph["_config"] and "_runner" not in graph["_checkpoint"]
     assert "_stage" not in graph["_pipeline"] and "_pipeline" not in graph["_runner"]
+
+
+def test_the_notebook_extension_uses_only_the_core_public_api():
+    for path in sorted((ROOT / "chkpt_ipython").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("chkpt."), f"{path.name}: from {node.module}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not alias.name.startswith("chkpt."), f"{path.name}: import {alias.name}"
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id == "chkpt":
+                    assert not node.attr.startswith("_"), f"{path.name}: chkpt.{node.attr}"

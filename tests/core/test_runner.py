@@ -318,7 +318,7 @@ def test_events_reach_config_listener():
         return 1
 
     (() >> one)(Config(on_event=seen.append))
-    assert [e.kind for e in seen] == ["start", "computed"]
+    assert [e.kind for e in seen] == ["start", "stored", "computed"]
     assert seen[-1].stage == "one" and seen[-1].key
 
 

@@ -9,6 +9,10 @@ import pytest
 pytest.importorskip("IPython")
 
 
+def _is_status_line(output) -> bool:
+    return bool((output.metadata or {}).get("chkpt_ipython", {}).get("status_line"))
+
+
 class Shell:
     """Drives IPython's test shell: ``run(cell)`` returns its result, ``restart()`` forgets all."""
 
@@ -22,7 +26,10 @@ class Shell:
             result = self.shell.run_cell(cell, store_history=True)
         lines = captured.stdout.splitlines(keepends=True)
         self.stdout = "".join(line for line in lines if not line.startswith("Out["))  # displayhook
-        self.stderr, self.displays = captured.stderr, captured.outputs
+        self.stderr = captured.stderr
+        # the one-line status chkpt shows under a stage cell is kept apart from the cell's own
+        self.lines = [o.data["text/plain"] for o in captured.outputs if _is_status_line(o)]
+        self.displays = [o for o in captured.outputs if not _is_status_line(o)]
         if raise_error and not result.success:
             raise result.error_in_exec or result.error_before_exec
         return result.result

@@ -44,6 +44,8 @@ class Run:
         """What a cell showed, comparable across runs: (kind, content) per output."""
         shown = []
         for out in self.cell(first_line).outputs:
+            if _is_status_line(out):
+                continue  # chkpt's own line under the cell: "computed: ..." / "loaded ..."
             if out.output_type == "stream":
                 shown.append((out.name, out.text))
             elif out.output_type in ("display_data", "execute_result"):
@@ -51,6 +53,16 @@ class Run:
             elif out.output_type == "error":
                 shown.append(("error", out.ename))
         return shown
+
+    def status_line(self, first_line: str) -> str:
+        """The one-line status chkpt showed under a stage cell."""
+        lines = [o.data["text/plain"] for o in self.cell(first_line).outputs if _is_status_line(o)]
+        assert len(lines) == 1, lines
+        return lines[0]
+
+
+def _is_status_line(output: Any) -> bool:
+    return bool(output.get("metadata", {}).get("chkpt_ipython", {}).get("status_line"))
 
 
 def run(

@@ -28,8 +28,10 @@ def test_status_is_live_cached_stale_missing_and_names_edges(ip):
     assert rows["total"]["inputs"] == ["nums"] and rows["total"]["params"] == []
     assert rows["nums"]["params"] == ["N"] and rows["nums"]["inputs"] == []
     assert rows["nums"]["this_session"] == "computed" and rows["nums"]["size"] > 0
-    ip.run("N = 4")  # a parameter cell: nums is stale before anything reruns
-    assert states(ip) == {"nums": "stale", "total": "cached"}
+    ip.run("N = 4")  # a parameter cell: nums is stale before anything reruns, and so is total
+    assert states(ip) == {"nums": "stale", "total": "stale"}
+    reasons = {s["stage"]: s["reason"] for s in chkpt_ipython.status()}
+    assert reasons == {"nums": "N 3 -> 4", "total": "upstream nums changed"}
     assert chkpt_ipython.status()[0]["size"] == rows["nums"]["size"]  # the stale one on disk
     ip.run("N = 3")
     assert states(ip) == {"nums": "cached", "total": "cached"}

@@ -225,11 +225,14 @@ def test_closed_files_from_with_blocks_do_not_block_storing(ip):
     assert ip.ns["value"] == 42 and runs() == ["read"]
 
 
-def test_unpicklable_output_is_computed_but_not_stored_with_a_clear_warning(ip, caplog):
+def test_unpicklable_output_is_computed_but_not_stored_with_a_clear_warning(ip):
     cell = stage("gen", "gen = (i for i in range(3))")
-    ip.run(cell)
+    with pytest.warns(chkpt.StoreWarning, match="output 'gen' cannot be serialized") as seen:
+        ip.run(cell)
+    (warning,) = [w for w in seen if issubclass(w.category, chkpt.StoreWarning)]
+    assert "not stored" in str(warning.message) and "strict=True" in str(warning.message)
     assert "gen" in ip.ns
-    assert any("'gen'" in r.getMessage() and "not stored" in r.getMessage() for r in caplog.records)
+    assert ip.lines == ["chkpt: computed: no checkpoint (not stored)"]
     ip.run(cell)
     assert runs() == ["gen", "gen"]
 
@@ -249,3 +252,49 @@ def test_cells_identified_by_the_front_ends_cell_id(ip):
     assert [s["stage"] for s in ip.session().status()] == ["fig", "fig_2"]
     run("cell-a", "chart = 1")
     assert [s["stage"] for s in ip.session().status()] == ["fig_2", "chart"]
+
+
+def test_two_cells_cannot_share_a_stage_name(ip):
+    from chkpt_ipython._stage_cell import DuplicateStageError
+
+    assert ip.shell.run_cell("%%chkpt_stage shared\nfirst = 1", cell_id="a").success
+    result = ip.shell.run_cell("%%chkpt_stage shared\nsecond = 2", cell_id="b")
+    assert isinstance(result.error_in_exec, DuplicateStageError)
+    assert "'shared'" in str(result.error_in_exec) and "another name" in str(result.error_in_exec)
+    assert "second" not in ip.ns  # nothing ran, nothing merged
+    assert [s["stage"] for s in ip.session().status()] == ["shared"]
+
+
+def test_a_deleted_stage_cell_can_be_forgotten(ip):
+    import chkpt_ipython
+
+    ip.run(stage("gone", "gone = 1"))
+    ip.run(stage("kept", "kept = 2"))
+    chkpt_ipython.forget("gone")
+    assert [s["stage"] for s in chkpt_ipython.status()] == ["kept"]
+    assert chkpt_ipython.pipeline().stage.name == "kept"
+    assert ip.session().store.entries("gone")  # its checkpoints stay
+
+
+def test_the_notebook_is_a_core_pipeline(ip):
+    import chkpt_ipython
+
+    ip.run("N = 3")
+    ip.run(stage("nums", "nums = list(range(N))"))
+    ip.run(stage("total", "total = sum(nums)"))
+    ip.run(stage("count", "count = len(nums)"))
+    p = chkpt_ipython.pipeline()
+    assert isinstance(p, chkpt.Pipeline)
+    assert [n["stage"] for n in p.to_json()["nodes"]] == ["nums", "total", "count", "(notebook)"]
+    assert isinstance(
+        p.to_json() and chkpt_ipython.session().notebook().stages["nums"], chkpt.Stage
+    )
+    plan = p.plan(chkpt_ipython.config())
+    assert plan.actions() == {
+        "nums": "skip", "total": "load", "count": "load", "(notebook)": "compute"
+    }  # fmt: skip
+    ip.run("N = 4")
+    assert p.plan(chkpt_ipython.config()).actions()["nums"] == "skip"  # built for N = 3
+    plan = chkpt_ipython.pipeline().plan(chkpt_ipython.config())
+    assert plan["nums"].reason == "parameters changed: N 3 -> 4"
+    assert plan["total"].reason == plan["count"].reason == "upstream recomputed: nums"

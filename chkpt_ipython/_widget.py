@@ -144,6 +144,7 @@ if anywidget is not None:
             self._last_stage = ""  # the notebook's last stage cell: when it ends, refresh at once
             self._last_done = False
             self._acting = False
+            self._warnings: list[str] = []
             self._notebook: pathlib.Path | bool | None = None  # False: not known
             self._static_at = 0.0
             self.refresh_count = 0  # how often it re-read the session (for tests and benchmarks)
@@ -158,11 +159,20 @@ if anywidget is not None:
         # -- reading the session
 
         def _records(self) -> list[dict]:
+            self._warnings = []
             live = [dict(r) for r in self._session.status()]
             notebook, store = self._saved_notebook(), _store_of(self._session)
             if notebook is None:
                 return live
             cells = _preview.saved_stage_cells(notebook)
+            names = [str(c["stage"]) for c in cells]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                self._warnings.append(
+                    f"{len(twice)} name(s) used by more than one stage cell ({', '.join(twice)}): "
+                    "each shows as one node and the cells overwrite each other's checkpoints; "
+                    "give each cell its own name (%%chkpt_stage NAME)."
+                )
             known = {str(r.get("stage")) for r in live}
             return _preview.merge(live, _preview.preview_records(cells, store, known))
 
@@ -227,7 +237,7 @@ if anywidget is not None:
             if shape != self._structure:
                 self._last_svg = render_svg(build_dot(records, options, rankdir)) if records else ""
                 self._structure = shape
-                self.render_count += 1
+                self.render_count += bool(records)
             self._options_by_stage = options
             self._last_stage = str(records[-1].get("stage")) if records else ""
             stages = []
@@ -240,7 +250,8 @@ if anywidget is not None:
                 self.totals = totals(records)
                 self.rankdir = rankdir
                 self.svg = self._last_svg or ""
-                self.message = "" if (self._last_svg or not records) else INSTALL_GRAPHVIZ
+                missing_dot = [] if (self._last_svg or not records) else [INSTALL_GRAPHVIZ]
+                self.message = " ".join([*self._warnings, *missing_dot])
                 if self.selected and self.selected not in options:
                     self.selected = ""
             if static or time.monotonic() - self._static_at >= STATIC_EVERY:
@@ -390,8 +401,7 @@ if anywidget is not None:
         def _update_static(self, records: list[dict], options: dict) -> None:
             self._static_at = time.monotonic()
             svg = patch_svg(self._last_svg, records, options) if self._last_svg else None
-            message = "" if svg or not records else INSTALL_GRAPHVIZ
-            page = static_html(records, options, svg, message)
+            page = static_html(records, options, svg, self.message)
             if page == self._static_html:
                 return
             self._static_html = page

@@ -66,3 +66,72 @@ def test_modules_are_never_parameters(ip):
         w.close()
     table = ip.run("%chkpt_status")
     assert "np" not in table._cells(table[0])[4] and "N" in table._cells(table[0])[4]
+
+
+def _saved(path, cells):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_fresh_kernel_shows_the_saved_notebook_with_the_store_index(ip, tmp_path):
+    from chkpt_ipython._widget import PipelineWidget
+
+    cells = ["%%chkpt_stage raw\nraw = [1, 2]", "%%chkpt_stage --force\ntotal = sum(raw) * N"]
+    for cell in cells[:1]:
+        ip.run(cell)
+    ip.restart()  # nothing has run in this kernel; raw is on disk, total never ran
+    w = PipelineWidget(ip.session())
+    try:
+        w._notebook = _saved(tmp_path / "nb.ipynb", ["N = 2", *cells])
+        w.refresh()
+        assert [(s["stage"], s["state"]) for s in w.stages] == [
+            ("raw", "ondisk"),
+            ("total", "missing"),
+        ]
+        assert w.state_of("total")["inputs"] == ["raw"]
+        assert w.state_of("raw")["label"][2] == "not loaded yet"
+        assert w.render_count == 1
+        ip.run(cells[0])  # now it runs: the same node, live
+        assert w.state_of("raw")["state"] == "cached" and w.render_count == 1
+    finally:
+        w.close()
+
+
+def test_two_cells_with_one_name_are_called_out(ip, tmp_path):
+    from chkpt_ipython._widget import PipelineWidget
+
+    w = PipelineWidget(ip.session())
+    try:
+        w._notebook = _saved(
+            tmp_path / "nb.ipynb", ["%%chkpt_stage fit\nfit = 1", "%%chkpt_stage fit\nfit = 2"]
+        )
+        w.refresh()
+        assert "used by more than one stage cell (fit)" in w.message
+        assert "used by more than one stage cell" in w.static_copy()
+    finally:
+        w.close()
+
+
+def test_confirmation_counts_what_a_clear_deletes(ip):
+    from chkpt_ipython._widget import PipelineWidget
+
+    ip.run("%%chkpt_stage raw\nimport time\ntime.sleep(0.05)\nraw = list(range(1000))")
+    ip.run("%%chkpt_stage other\nother = 1")
+    w = PipelineWidget(ip.session())
+    try:
+        confirm = w.ask_clear("raw")
+        assert confirm["entries"] == 1 and confirm["bytes"] > 1000
+        assert confirm["compute_seconds"] >= 0.05
+        assert confirm["text"].startswith("Delete 1 checkpoint of stage raw (")
+        assert "of compute to redo" in confirm["text"]
+        assert w.ask_clear()["stages"] == ["raw", "other"]
+        assert ip.session().store.entries("raw")  # asking deletes nothing
+        w.clear("raw")
+        assert not ip.session().store.entries("raw") and ip.session().store.entries("other")
+        assert w.ask_clear("raw")["text"] == "Nothing is stored for stage raw."
+    finally:
+        w.close()

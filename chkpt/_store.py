@@ -177,7 +177,9 @@ class Store:
         except (CorruptCheckpointError, UnsafeStoreError):
             raise
         except FileNotFoundError as exc:
-            raise CorruptCheckpointError(f"{where}: payload disappeared") from exc
+            gone = self.fs.info(d, entry.key + META_SUFFIX) is None
+            why = "removed meanwhile (another run's gc or retention)" if gone else "payload missing"
+            raise CorruptCheckpointError(f"{where}: {why}") from exc
         except Exception as exc:  # any decoder failure means the bytes are not what was stored
             raise CorruptCheckpointError(
                 f"{where}: cannot decode ({type(exc).__name__}: {exc})"

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from . import _events as events
     from ._checkpoint import MISSING, Checkpoints, Identity, Persisted
     from ._config import Config, default_dir
+    from ._digest import hash_bytes, new_hasher
     from ._errors import (
         ChkptError,
         ChkptWarning,
@@ -51,6 +52,7 @@ _WHERE = {
     "Action": "_vocab", "EventKind": "_vocab", "PlanAction": "_vocab", "ReasonKind": "_vocab",
     "State": "_vocab", "reason_kind": "_vocab",
     "Config": "_config", "default_dir": "_config",
+    "hash_bytes": "_digest", "new_hasher": "_digest",
     "ChkptError": "_errors", "ChkptWarning": "_errors", "ConfigWarning": "_errors",
     "CorruptCheckpointError": "_errors", "InputCountError": "_errors", "KeyWarning": "_errors",
     "PluginWarning": "_errors", "RemoteStageError": "_errors", "StaleWorkerError": "_errors", "SerializationError": "_errors", "StoreWarning": "_errors", "UnsafeStoreError": "_errors",
@@ -68,7 +70,7 @@ _WHERE = {
 __all__ = [
     "Action", "Checkpoints", "EventKind", "Identity", "MISSING", "Persisted", "PlanAction",
     "ReasonKind", "State", "cell_line", "format_seconds", "format_size", "human_reason",
-    "reason_kind", "stage_line", "table",
+    "reason_kind", "stage_line", "table", "hash_bytes", "new_hasher",
     "ChkptError", "ChkptWarning", "Config", "ConfigWarning", "CorruptCheckpointError", "Entry", "Event", "InputCountError", "KeyWarning",
     "Pipeline", "PluginWarning", "Plan", "PlanStep", "RemoteStageError", "Result", "SerializationError", "Serializer", "Stage", "StaleWorkerError",
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",

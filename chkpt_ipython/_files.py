@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chkpt._digest import new_hasher
+from chkpt import new_hasher
 
 __all__ = ["Tracker", "digest_file", "restore_written", "stale_reads"]
 

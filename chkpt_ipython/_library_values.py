@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import chkpt
-from chkpt._digest import hash_bytes
+from chkpt import hash_bytes
 
 __all__ = ["library_fingerprint"]
 

@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from typing import Any, Final
 
-from chkpt._digest import new_hasher
+from chkpt import new_hasher
 
 __all__ = ["IMMUTABLE", "content_fingerprint", "is_immutable"]
 

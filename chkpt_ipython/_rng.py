@@ -20,7 +20,7 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from chkpt._digest import hash_bytes
+from chkpt import hash_bytes
 
 __all__ = ["GENERATORS", "Generator", "digest", "get_state", "set_state", "static_uses"]
 

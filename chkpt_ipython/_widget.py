@@ -481,9 +481,9 @@ def _trailing(ref: weakref.ref) -> None:
 def _subscribe_events(ref: weakref.ref) -> Callable[[], None] | None:
     """Show a stage as running as soon as it starts (the core's ``start`` event)."""
     try:
-        import importlib
+        import chkpt
 
-        events = importlib.import_module("chkpt._events")
+        events = chkpt.events  # the public event stream
     except ImportError:
         return None
 

@@ -96,7 +96,9 @@ def test_config_stage_pipeline_runner_are_layered():
 
 def test_the_notebook_extension_uses_only_the_core_public_api():
     for path in sorted((ROOT / "chkpt_ipython").glob("*.py")):
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        assert "chkpt._" not in text, f"{path.name} reaches into a private chkpt module"
+        tree = ast.parse(text)
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 assert not node.module.startswith("chkpt."), f"{path.name}: from {node.module}"

@@ -85,6 +85,8 @@ class ArrowSerializer:
         with ipc.new_file(_Sink(out), table.schema, metadata=footer) as writer:
             if kind == "pyarrow.RecordBatch":
                 writer.write_batch(table)
+            elif table.num_rows == 0 and kind != "pyarrow.Table":
+                writer.write_batch(_one_empty_batch(table))  # keeps dictionaries (index levels)
             else:
                 writer.write_table(table)
 
@@ -101,6 +103,15 @@ class ArrowSerializer:
         import pyarrow as pa
 
         return _decode(pa.py_buffer(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)))
+
+
+def _one_empty_batch(table: Any) -> Any:
+    """A 0-row table as one batch: ``write_table`` writes no batch at all for it, which would
+    drop the dictionaries (a MultiIndex's levels) the schema alone does not carry."""
+    import pyarrow as pa
+
+    columns = [c.chunk(0) if c.num_chunks else pa.nulls(0, c.type) for c in table.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=table.schema)
 
 
 class _Sink:
@@ -340,18 +351,27 @@ def _codes_table(frame: Any, meta: dict[str, Any]) -> Any:
         column = pa.DictionaryArray.from_arrays(indices, pa.Array.from_pandas(level))
         table = table.append_column(_level_column(i), column)
     meta["levels"] = list(index.names)
+    ranges = {i: lv for i, lv in enumerate(index.levels) if type(lv) is pd.RangeIndex}
+    if ranges:  # pandas may keep a level as a RangeIndex: rebuilt as one
+        meta["range_levels"] = {str(i): [lv.start, lv.stop, lv.step] for i, lv in ranges.items()}
     return table
 
 
-def _index_from_codes(table: Any, names: list[Any]) -> tuple[Any, Any]:
+def _index_from_codes(table: Any, meta: dict[str, Any]) -> tuple[Any, Any]:
     """The table without its level columns, and the MultiIndex they encode."""
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    names, ranges = meta["levels"], meta.get("range_levels", {})
     levels, codes = [], []
     for i in range(len(names)):
-        column = table.column(_level_column(i)).combine_chunks()
-        levels.append(pd.Index(column.dictionary.to_pandas()))
+        chunks = table.column(_level_column(i))
+        column = chunks.combine_chunks() if chunks.num_chunks else pa.nulls(0, chunks.type)
+        if str(i) in ranges:
+            levels.append(pd.RangeIndex(*ranges[str(i)]))
+        else:
+            levels.append(pd.Index(column.dictionary.to_pandas()))
         codes.append(pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False))
     table = table.drop_columns([_level_column(i) for i in range(len(names))])
     return table, pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
@@ -366,7 +386,7 @@ def _to_pandas(table: Any, kind: str, meta: dict[str, Any], empty: bool = False)
 
     index = None
     if "levels" in meta:
-        table, index = _index_from_codes(table, meta["levels"])
+        table, index = _index_from_codes(table, meta)
     frame = table.to_pandas()
     if index is not None:
         frame.index = index
@@ -404,7 +424,9 @@ def _same_index(a: Any, b: Any) -> bool:
         return type(b) is type(a) and _simple_name(a.name)  # one restores them from metadata
     if type(a) is not type(b) or list(a.names) != list(b.names):
         return False
-    return all(_same_dtype(x.dtype, y.dtype) for x, y in zip(_levels(a), _levels(b)))
+    return all(
+        type(x) is type(y) and _same_dtype(x.dtype, y.dtype) for x, y in zip(_levels(a), _levels(b))
+    )
 
 
 def _difference(value: Any, back: Any) -> str:

@@ -333,10 +333,36 @@ def frames(draw):
     cols = [hpd.column(f"c{i}", dtype=dt if dt != "object" else object,
                        elements=st.one_of(st.text(max_size=3), st.none(), st.integers())
                        if dt == "object" else None) for i, dt in enumerate(columns)]  # fmt: skip
-    return draw(hpd.data_frames(cols, index=index) if index is not None else hpd.data_frames(cols))
+    df = draw(hpd.data_frames(cols, index=index) if index is not None else hpd.data_frames(cols))
+    for change in draw(st.lists(st.sampled_from(sorted(CHANGES)), max_size=3)):
+        try:
+            df = CHANGES[change](df)
+        except (ValueError, TypeError, OverflowError):  # e.g. tz-localizing year 1677: skip it
+            pass
+    return df.iloc[:, 0] if df.shape[1] and draw(st.booleans()) else df
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def _each(df, kinds, convert):
+    """``df`` with every column of one of ``kinds`` converted."""
+    out = df.copy()
+    for i, dt in enumerate(df.dtypes):
+        if getattr(dt, "kind", "") in kinds:
+            out.isetitem(i, convert(df.iloc[:, i]))
+    return out
+
+
+CHANGES = {  # what users do to frames after building them
+    "categorical": lambda df: _each(df, "iuO", lambda c: c.astype("category")),
+    "nullable": lambda df: _each(df, "iub", lambda c: c.convert_dtypes()),
+    "tz": lambda df: _each(df, "M", lambda c: c if c.dt.tz else c.dt.tz_localize(
+        "Europe/Paris", ambiguous="NaT", nonexistent="NaT")),
+    "multiindex": lambda df: df.set_index([df.index, np.arange(len(df)) % 2]),
+    "named_index": lambda df: df.rename_axis([f"i{k}" for k in range(df.index.nlevels)]),
+    "named_columns": lambda df: df.rename_axis("cols", axis=1),
+}  # fmt: skip
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 @given(frames())
 def test_any_frame_is_exact_in_arrow_or_goes_to_pickle(tmp_path_factory, df):
     tmp = tmp_path_factory.mktemp("h")

@@ -163,7 +163,7 @@ def why(record: Mapping) -> str:
     state = state_of(record)
     if state == "failed":
         return str(record.get("error") or "")
-    if state == "stale":
+    if state in ("stale", "missing"):  # missing: e.g. "not cacheable: input 'conn' (lock) ..."
         return str(record.get("reason") or "")
     if state == "ondisk":
         return "not loaded yet"

@@ -57,7 +57,7 @@ function classIndex(group, prefix) {
 
 function whyOf(stage) {
   if (stage.state === "failed") return stage.error || "";
-  if (stage.state === "stale") return stage.reason || "";
+  if (stage.state === "stale" || stage.state === "missing") return stage.reason || "";
   if (stage.state === "ondisk") return "cached on disk, not loaded yet";
   return "";
 }

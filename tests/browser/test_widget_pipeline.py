@@ -112,7 +112,12 @@ def _shot(locator, name: str) -> Path:
 
 
 #: The pictures the README shows (docs/), refreshed with CHKPT_UPDATE_DOCS=1.
-README_PICTURES = {"widget-dark.png", "widget-fresh-kernel.png", "widget-confirm.png"}
+README_PICTURES = {
+    "widget-dark.png",
+    "widget-fresh-kernel.png",
+    "widget-confirm.png",
+    "widget-stale.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -219,19 +224,28 @@ def test_parameter_change_then_run_stale(lab):
         params = cell_index(page, "import numpy")
         set_cell_source(page, params, "import numpy as np\nimport threading\nWINDOW = 14")
         run_cell(page, params)
-        w.wait_nodes({"features": {"chkpt-state-stale"}, "raw": {"chkpt-state-cached"}})
+        # stale spreads downstream, before anything reruns, each node saying why in words
+        stale = {"chkpt-state-stale"}
+        w.wait_nodes({"features": stale, "model": stale, "report": stale})
+        assert "chkpt-state-cached" in w.nodes()["raw"]
+        assert "WINDOW 7 -> 14" in w.node("features").text_content()
+        assert "upstream features changed" in w.node("model").text_content()
+        assert "upstream model changed" in w.node("report").text_content()
+        assert "saves" not in w.node("features").text_content()  # a stale node saves nothing
         w.node("features").click()
         w.wait('.chkpt-details[data-stage="features"]')
-        details = w.locator(".chkpt-details").inner_text()
-        assert "WINDOW" in details, details
-        assert "saves" not in w.node("features").text_content()  # a stale node saves nothing
+        assert "WINDOW 7 -> 14" in w.locator(".chkpt-details").inner_text()
+        _shot(w.locator(), "widget-stale.png")
+        assert "run stale (3)" in w.locator("button.chkpt-run-stale").inner_text()
         w.locator("button.chkpt-run-stale").click()
         deadline = time.monotonic() + 60
-        while "features" not in _runs(notebook) and time.monotonic() < deadline:
+        while "report" not in _runs(notebook) and time.monotonic() < deadline:
             page.wait_for_timeout(250)
         wait_idle(page)
-        assert "features" in _runs(notebook) and "raw" not in _runs(notebook), _runs(notebook)
-        w.wait_nodes({"features": {"chkpt-state-cached", "chkpt-session-computed"}})
+        assert _runs(notebook) == ["features", "model", "report"], _runs(notebook)
+        computed = {"chkpt-state-cached", "chkpt-session-computed"}
+        w.wait_nodes({"features": computed, "model": computed, "report": computed})
+        assert w.locator("button.chkpt-run-stale").count() == 0
 
 
 # --------------------------------------------------------------------------- 100 stages

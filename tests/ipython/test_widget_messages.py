@@ -135,3 +135,27 @@ def test_confirmation_counts_what_a_clear_deletes(ip):
         assert w.ask_clear("raw")["text"] == "Nothing is stored for stage raw."
     finally:
         w.close()
+
+
+def test_states_and_reasons_come_from_the_core_plan(ip):
+    """Stale spreads downstream; every node says why in words; an unhashable input is named."""
+    from chkpt_ipython._widget import PipelineWidget
+
+    ip.run("import threading\nconn = threading.Lock()\nWINDOW = 7")
+    ip.run("%%chkpt_stage raw\nraw = list(range(10))")
+    ip.run("%%chkpt_stage features\nfeatures = [x * WINDOW for x in raw]")
+    ip.run("%%chkpt_stage model\nmodel = sum(features)")
+    ip.run("%%chkpt_stage guarded\nwith conn:\n    guarded = model + 1")
+    w = PipelineWidget(ip.session())
+    try:
+        assert w.state_of("guarded")["state"] == "missing"
+        assert w.state_of("guarded")["label"][2].startswith("not cacheable: input 'conn'")
+        ip.run("WINDOW = 14")
+        assert [w.state_of(s)["state"] for s in ("raw", "features", "model")] == [
+            "cached", "stale", "stale",
+        ]  # fmt: skip
+        assert w.state_of("features")["label"][2] == "WINDOW 7 -> 14"
+        assert w.state_of("model")["label"][2] == "upstream features changed"
+        assert "saves" not in w.state_of("model")["label"][1]
+    finally:
+        w.close()

@@ -6,10 +6,11 @@ Decoding runs no code: a safe format, also under ``Config(safe=True)``.
 
 Exact or not at all: a value is written only if it reads back equal and of the same types. For
 pandas this is decided in two steps: ``accepts`` applies a cheap rule (known dtypes, unique
-column labels, no ``attrs``), and ``dump`` converts the frame once, reads the converted schema
-back as an empty frame and compares its dtypes, index and column labels with the original; any
-difference (and object columns holding anything but ``str``, or anything but ``bytes``) raises
-``SerializationError``, so the store falls through to the next serializer (pickle).
+column labels, no ``attrs``), and ``dump`` converts the frame once, reads it back from an empty
+file (no rows; the same schema, index levels and metadata, through the same code as a load) and
+compares dtypes, index and column labels with the original; any difference (and object columns
+holding anything but ``str``, or anything but ``bytes``) raises ``SerializationError``, so the
+store falls through to the next serializer (pickle).
 """
 
 from __future__ import annotations
@@ -327,11 +328,24 @@ def _from_pandas(value: Any, kind: str, meta: dict[str, Any]) -> Any:
         except (pa.ArrowException, ValueError, TypeError) as exc:
             why = f"pyarrow cannot convert it: {exc}"
             continue
-        why = _difference(value, _to_pandas(table.slice(0, 0), kind, tried, empty=True))
+        why = _difference(value, _decode(_empty_file(table, tried)))
         if not why:
             meta.update(tried)
             return table
     raise SerializationError(f"it would not read back exactly ({why})")
+
+
+def _empty_file(table: Any, meta: dict[str, Any]) -> Any:
+    """The file ``dump`` would write, with no rows: reading it back takes the very path a load
+    takes (schema, dictionaries, metadata), at the cost of the schema and index levels only."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    sink = pa.BufferOutputStream()
+    footer = {_META_KEY: json.dumps(meta).encode()}
+    with ipc.new_file(sink, table.schema, metadata=footer) as writer:
+        writer.write_batch(_one_empty_batch(table.slice(0, 0)))
+    return sink.getvalue()
 
 
 def _level_column(i: int) -> str:
@@ -381,7 +395,7 @@ def _levels(index: Any) -> list[Any]:
     return list(index.levels) if hasattr(index, "levels") else [index]
 
 
-def _to_pandas(table: Any, kind: str, meta: dict[str, Any], empty: bool = False) -> Any:
+def _to_pandas(table: Any, kind: str, meta: dict[str, Any]) -> Any:
     import pandas as pd
 
     index = None
@@ -391,7 +405,7 @@ def _to_pandas(table: Any, kind: str, meta: dict[str, Any], empty: bool = False)
     if index is not None:
         frame.index = index
     freq = meta.get("freq")
-    if freq and not empty:
+    if freq:
         cls = pd.DatetimeIndex if isinstance(frame.index, pd.DatetimeIndex) else pd.TimedeltaIndex
         frame.index = cls(frame.index, freq=freq)
     for position in meta.get("object_columns", ()):

@@ -26,6 +26,16 @@ def child_env(*paths: Path) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies (even killed), so no cluster process
+    outlives a test run (Linux; elsewhere the fixture's teardown is all there is)."""
+    os.setsid()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -60,7 +70,7 @@ class Cluster:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
         self.procs[name] = subprocess.Popen(
             [str(BIN / "dask"), *args], stdout=log, stderr=subprocess.STDOUT,
-            env=self.env, cwd=self.root, start_new_session=True,
+            env=self.env, cwd=self.root, preexec_fn=_die_with_parent,
         )  # fmt: skip
 
     def start_worker(self, name: str, nanny: bool = True) -> None:

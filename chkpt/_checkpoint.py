@@ -80,14 +80,19 @@ def naming(stage: str, exc: BaseException) -> str:
     return text if repr(stage) in text else f"stage {stage!r}: {text}"
 
 
+_SHORT: list[Any] = []  # one reprlib.Repr, made on first use
+
+
 def _short_repr(value: Any) -> str:
     """A bound parameter as ``chkpt info`` and "parameters changed: n 10 -> 20" show it (bounded:
     arrays and frames are cut short)."""
-    import reprlib
+    if not _SHORT:
+        import reprlib
 
-    short = reprlib.Repr()  # keyword arguments only from Python 3.12
-    short.maxstring = short.maxother = 60
-    return short.repr(value)
+        short = reprlib.Repr()  # keyword arguments only from Python 3.12
+        short.maxstring = short.maxother = 60
+        _SHORT.append(short)
+    return str(_SHORT[0].repr(value))
 
 
 class Identity(NamedTuple):

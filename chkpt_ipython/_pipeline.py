@@ -64,6 +64,9 @@ class CellStage(chkpt.Stage):
         self.record = record
         self._fingerprint = fingerprint or (lambda _var, value: fingerprint_input(value))
 
+    def check_inputs(self, count: int, where: str) -> None:
+        """A cell takes its upstream values from the namespace: any number of inputs fits."""
+
     def param_fingerprints(self) -> dict[str, str]:
         """Each parameter's fingerprint; a value that cannot be hashed makes the cell uncacheable."""
         digests = {}

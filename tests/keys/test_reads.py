@@ -34,6 +34,7 @@ def test_a_changed_file_is_a_changed_input(project):
     project.edit("data.csv", "3", "4", same_second=True)  # same size, same mtime
     run = project.run().assert_right()
     assert run.report["value"] == "14" and run.reason("load") == "file changed: data.csv"
+    assert run.reason("total") == "input changed: load" and run.hit("settings")
     project.edit("conf/settings.json", '"scale": 2', '"scale": 3')
     run = project.run().assert_right()
     assert run.report["value"] == "21"

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import chkpt
+
 from ._extras import needs
 
 __all__ = ["REPORT_ENV", "RunResult", "read_report", "run_notebook"]
@@ -46,9 +48,7 @@ class RunResult:
         rows += [
             (s["stage"], s["outcome"], f"{s['seconds']:.3f}", s["reason"]) for s in self.stages
         ]
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in rows]
-        return "\n".join(line.rstrip() for line in lines)
+        return chkpt.table(rows)
 
 
 def default_output(notebook: Path) -> Path:

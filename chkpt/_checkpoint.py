@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._config import Config
 from ._console import stage_feedback
@@ -147,7 +147,7 @@ class Outcome(NamedTuple):
     entry: Entry | None
     seconds: float
     problem: str
-    action: str  # "computed", or "loaded" when another run stored it while we waited
+    action: Literal["computed", "loaded"]  # loaded: another run stored it while we waited
 
 
 class StoredRef:

@@ -25,7 +25,8 @@ class Composable:
     __slots__ = ()
 
     def __rshift__(self, other: Any) -> Pipeline:
-        return Pipeline(self) >> other  # type: ignore[arg-type]
+        result: Pipeline = Pipeline(self) >> other  # type: ignore[arg-type]
+        return result
 
     def __rrshift__(self, other: Any) -> Pipeline:
         return Pipeline(self, as_inputs(other, self))  # type: ignore[arg-type]
@@ -82,7 +83,7 @@ class Pipeline(Generic[R]):
 
     def __rshift__(self, other: Stage[..., R2]) -> Pipeline[R2]:
         if isinstance(other, Composable):
-            return Pipeline(other, (self,))  # type: ignore[arg-type]
+            return Pipeline(other, (self,))
         raise TypeError(
             f"cannot pipe into a {type(other).__qualname__}: the right side of >> must be a stage "
             f"(to combine pipelines, use (p1, p2) >> stage)"

@@ -16,6 +16,8 @@ raw    loaded
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ._vocab import STALE_REASONS, reason_kind
 
 __all__ = [
@@ -118,7 +120,7 @@ def human_reason(reason: str) -> str:
     return reason
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
     """Left-aligned columns, the first row a header."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

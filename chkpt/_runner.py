@@ -51,7 +51,7 @@ _POLL = 1.0  # seconds between checks that a remote executor can still make prog
 def _for_workers(config: Config) -> Config:
     """What a worker process needs of the config: stage names instead of stages (which may not
     pickle by themselves), and not the executor or callbacks (unpicklable)."""
-    names = {
+    names: dict[str, Any] = {
         field: value if isinstance(value, bool) else tuple(getattr(s, "name", s) for s in value)
         for field in ("load", "store", "force")
         for value in [getattr(config, field)]
@@ -92,8 +92,8 @@ class _Run:
         self.entries: list[Entry | None] = [None] * n
         self.values: list[Any] = [MISSING] * n
         self.reports = [StageReport(node.stage.name, "pending") for node in g.nodes]
-        names = [node.stage.name for node in g.nodes]
-        self.names = [tuple(names[j] for j in ins) for ins in g.inputs]
+        by_node = [node.stage.name for node in g.nodes]
+        self.names = [tuple(by_node[j] for j in ins) for ins in g.inputs]
         executor = self.config.executor
         self.ship = executor is None or isinstance(executor, ThreadPoolExecutor)
         self.gc_enabled = gc_enabled  # the collector's state outside the run

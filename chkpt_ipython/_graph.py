@@ -288,7 +288,7 @@ def build_dot(
     for i, record in enumerate(records):
         state = state_of(record)
         this = record.get("this_session")
-        border = SESSION_BORDERS.get(this, _DEFAULT_BORDER)
+        border = SESSION_BORDERS.get(str(this), _DEFAULT_BORDER)
         classes = f"chkpt-stage chkpt-state-{state} chkpt-index-{i}"
         if this in SESSION_BORDERS:
             classes += f" chkpt-session-{this}"
@@ -359,7 +359,7 @@ def patch_svg(
             return match.group(0)
         record = records[i]
         state, this = state_of(record), record.get("this_session")
-        border = SESSION_BORDERS.get(this, _DEFAULT_BORDER)
+        border = SESSION_BORDERS.get(str(this), _DEFAULT_BORDER)
         classes = f"node chkpt-stage chkpt-state-{state} chkpt-index-{i}"
         if this in SESSION_BORDERS:
             classes += f" chkpt-session-{this}"

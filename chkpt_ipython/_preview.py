@@ -184,7 +184,7 @@ def merge(live: Sequence[Mapping], preview: Sequence[Mapping]) -> list[dict[str,
     out: list[dict[str, Any]] = []
     for record in preview:
         name = str(record.get("stage"))
-        out.append(live_by_name.pop(name, None) or dict(record))
+        out.append(live_by_name.pop(name, {}) or dict(record))
     out.extend(live_by_name.values())  # cells run but not (yet) saved in the file
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 from ._analysis import CellAnalysis
 
@@ -22,8 +22,8 @@ class StageRecord:
     outputs: tuple[str, ...]
     serializer: str | None = None
     cell_id: str | None = None
-    state: str | None = None  # "running" | "failed" while that is so
-    this_session: str | None = None  # None | "computed" | "loaded"
+    state: Literal["running", "failed"] | None = None  # while that is so
+    this_session: Literal["computed", "loaded"] | None = None
     key: str | None = None
     compute_seconds: float | None = None
     load_seconds: float | None = None

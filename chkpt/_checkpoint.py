@@ -84,8 +84,13 @@ _SHORT: list[Any] = []  # one reprlib.Repr, made on first use
 
 
 def _short_repr(value: Any) -> str:
-    """A bound parameter as ``chkpt info`` and "parameters changed: n 10 -> 20" show it (bounded:
-    arrays and frames are cut short)."""
+    """A bound parameter as ``chkpt info`` and "parameters changed: n 10 -> 20" show it: builtin
+    values bounded by ``reprlib``; other objects by their type only (a frame's repr can cost
+    milliseconds, and this runs on every key)."""
+    if type(value).__module__ != "builtins":
+        if getattr(value, "shape", None) == () and type(value).__module__ == "numpy":
+            return repr(value)  # a numpy scalar: as cheap as an int
+        return f"<{type(value).__qualname__}>"
     if not _SHORT:
         import reprlib
 
@@ -442,7 +447,7 @@ def _params_changed(old_extra: dict[str, Any], ident: Identity) -> str:
             parts.append(f"{name} added")
         elif name not in ident.param_digests:
             parts.append(f"{name} removed")
-        elif before and after and len(before) + len(after) <= 60:
+        elif before and after and before != after and len(before) + len(after) <= 60:
             parts.append(f"{name} {before} -> {after}")
         else:
             parts.append(f"{name} changed")

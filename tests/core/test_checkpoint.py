@@ -109,3 +109,17 @@ def test_events_and_lines_come_from_the_policy(tmp_path, caplog):
     assert caplog.records[-1].getMessage() == chkpt.stage_line(
         "computed", "feat", "code changed", 1.0
     )
+
+
+def test_objects_are_named_not_printed_in_reasons(tmp_path):
+    """An object parameter is shown by its type (its repr may be huge or slow), and a change in
+    it is reported by name."""
+    import fractions
+
+    policy = make(tmp_path)
+    stage = Stage(scaled, name="scaled").bind(factor=fractions.Fraction(1, 3))
+    policy.persist(stage, policy.identify(stage), 1)
+    fresh = make(tmp_path)
+    rebound = stage.bind(factor=fractions.Fraction(2, 3))
+    assert fresh.why(rebound, fresh.identify(rebound)) == "parameters changed: factor changed"
+    assert fresh.identify(rebound).param_values == {"factor": "<Fraction>"}

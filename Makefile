@@ -15,6 +15,7 @@ test: .venv/.installed
 
 lint: .venv/.installed
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m mypy  # strict on the public API, normal elsewhere (pyproject's [tool.mypy])
 
 bench: .venv/.installed
 	$(PY) bench/run_all.py

@@ -109,7 +109,7 @@ try:
     import anywidget
     import traitlets
 except ImportError:  # pragma: no cover - the ipython extra installs both
-    anywidget = None  # type: ignore[assignment]
+    anywidget = None
 
 
 if anywidget is not None:
@@ -189,7 +189,7 @@ if anywidget is not None:
                     notebook, _ = find_notebook(shell.user_ns, cell, pathlib.Path.cwd())
                 self._notebook = pathlib.Path(notebook) if notebook else False
             notebook = self._notebook
-            return notebook if notebook and notebook.is_file() else None
+            return notebook if isinstance(notebook, pathlib.Path) and notebook.is_file() else None
 
         def changed(self) -> None:
             """The session changed: refresh now, or soon when refreshes come thick and fast."""
@@ -353,9 +353,9 @@ if anywidget is not None:
             try:
                 action = content.get("action") if isinstance(content, dict) else None
                 stage = content.get("stage") if isinstance(content, dict) else None
-                if action == "set_load":
+                if action == "set_load" and stage is not None:
                     self.set_load(stage, content["value"])
-                elif action == "set_store":
+                elif action == "set_store" and stage is not None:
                     self.set_store(stage, content["value"])
                 elif action == "ask_clear":
                     self.ask_clear(stage)

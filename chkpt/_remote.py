@@ -179,7 +179,8 @@ class Watch:
         if status in ("closing", "closed", "failed"):
             return f"the Dask client is {status} (its scheduler is gone)"
         try:
-            workers = client.scheduler_info().get("workers", {})
+            info = client.scheduler_info(n_workers=1)  # a small RPC: the count, one worker
+            workers = info.get("n_workers", len(info.get("workers", {})))
         except Exception:  # only a watch: never fail a run for it
             return ""
         if workers:

@@ -286,8 +286,8 @@ class _Run:
             blob = _remote.pack(stage.name, compute, stage, *task)  # fails here, before sending
             return executor.submit(_remote.run_packed, stage.name, self.graph.where(i), blob)
         except BaseException as exc:
-            remote = self.ship or isinstance(exc, ChkptError)
-            self.abandon(i, exc if remote else _remote.explain(stage.name, exc), running)
+            as_is = self.ship or isinstance(exc, ChkptError)  # else: the executor's own error
+            self.abandon(i, exc if as_is else _remote.explain(stage.name, exc), running)
 
     def collect(self, i: int, future: Future[Any], running: dict[Future[Any], int]) -> None:
         name = self.graph.nodes[i].stage.name

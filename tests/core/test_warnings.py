@@ -101,7 +101,7 @@ def test_warnings_point_at_the_notebook_cell(tmp_path):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 shell.run_cell(cell)
-            print([(w.category.__name__, w.filename) for w in caught if "onee" in str(w.message)])
+            print("WARNED", [(w.category.__name__, w.filename) for w in caught if "onee" in str(w.message)])
         """
     )
     out = subprocess.run(
@@ -109,7 +109,10 @@ def test_warnings_point_at_the_notebook_cell(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT), "CHKPT_DIR": str(tmp_path / "ck")},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()[-2:]
+    lines = [
+        line[len("WARNED ") :] for line in out.stdout.splitlines() if line.startswith("WARNED ")
+    ]
+    assert len(lines) == 2, out.stdout
     for line in lines:
         ((kind, filename),) = eval(line)
         assert kind == "ConfigWarning"

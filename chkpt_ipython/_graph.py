@@ -370,7 +370,9 @@ def patch_svg(
             f' stroke-width="{border["penwidth"]}"{dash} d="'
         )
         body = _PATH.sub(lambda m: shape + _attr(m.group(0), "d") + '"/>', body, count=1)
-        lines = iter(node_label(record, options.get(str(record.get("stage")))))
+        lines = iter(
+            record.get("label") or node_label(record, options.get(str(record.get("stage"))))
+        )
         body = _TEXT.sub(lambda m: m.group(1) + html.escape(next(lines, NBSP)) + m.group(3), body)
         return match.group(1) + classes + body
 

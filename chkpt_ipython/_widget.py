@@ -7,9 +7,9 @@ magics. It only reads the checkpoint store's index (what is on disk before a cel
 "clear" would delete), through :mod:`._preview`.
 
 Refreshes are coalesced: during a Run All the session notifies after every cell; the widget
-refreshes at most every ``THROTTLE`` seconds (a trailing refresh catches the last change, and
-the end of the notebook's last stage cell refreshes at once), and Graphviz runs only when the
-graph's structure changes. A stage that starts running is shown at
+refreshes ``THROTTLE`` seconds after a change (at most one refresh per ``THROTTLE``, and at most
+1/``DUTY`` of the time), at once when the notebook's last stage cell is done, and Graphviz runs
+only when the graph's structure changes. A stage that starts running is shown at
 once (from the ``start`` event, without reading the whole status).
 
 Displayed, it is two outputs: a static HTML copy (graph and table; what HTML exports and
@@ -72,7 +72,10 @@ logger = logging.getLogger("chkpt.ipython.widget")
 _HERE = pathlib.Path(__file__).parent
 
 #: Seconds between two full refreshes while the session keeps notifying (a Run All).
-THROTTLE = 0.5
+THROTTLE = 1.0
+#: A refresh that took t seconds waits DUTY * t before the next (big pipelines: <= 1/DUTY of the
+#: time goes to the widget during a Run All).
+DUTY = 20
 #: Seconds between two updates of the static copy by coalesced refreshes.
 STATIC_EVERY = 5.0
 
@@ -144,6 +147,7 @@ if anywidget is not None:
             self._last_stage = ""  # the notebook's last stage cell: when it ends, refresh at once
             self._last_done = False
             self._acting = False
+            self._last_cost = 0.0
             self._warnings: list[str] = []
             self._notebook: pathlib.Path | bool | None = None  # False: not known
             self._static_at = 0.0
@@ -174,7 +178,11 @@ if anywidget is not None:
                     "give each cell its own name (%%chkpt_stage NAME)."
                 )
             known = {str(r.get("stage")) for r in live}
-            return _preview.merge(live, _preview.preview_records(cells, store, known))
+            records = _preview.merge(live, _preview.preview_records(cells, store, known))
+            if cells:  # run in this kernel, but not in the saved notebook: a deleted cell?
+                for record in records:
+                    record["not_saved"] = str(record.get("stage")) not in names
+            return records
 
         def _saved_notebook(self) -> pathlib.Path | None:
             """The notebook file (also when ``CHKPT_DIR`` or ``%chkpt_dir`` chose the directory)."""
@@ -198,10 +206,14 @@ if anywidget is not None:
             now = time.monotonic()
             loop = _running_loop()
             last, self._last_done = self._last_done, False
-            if loop is None or last or now - self._last_refresh >= THROTTLE:
+            # coalesce: refresh THROTTLE seconds after a change (later for a slow status, so
+            # the widget never takes more than 1/DUTY of the time), at once when the notebook's
+            # last stage cell is done, or without an event loop to wait in
+            if loop is None or last or not THROTTLE:
                 self.refresh(static=last or loop is None)
             elif self._pending is None:
-                delay = THROTTLE - (now - self._last_refresh)
+                interval = max(THROTTLE, DUTY * self._last_cost)
+                delay = max(THROTTLE, self._last_refresh + interval - now)
                 ref = weakref.ref(self)
                 self._pending = loop.call_later(delay, lambda: _trailing(ref))
 
@@ -215,7 +227,8 @@ if anywidget is not None:
             try:
                 self._refresh(static)
             finally:
-                self.refresh_seconds += time.perf_counter() - start
+                self._last_cost = time.perf_counter() - start
+                self.refresh_seconds += self._last_cost
 
         def _refresh(self, static: bool = True) -> None:
             if self._pending is not None:
@@ -243,8 +256,9 @@ if anywidget is not None:
             stages = []
             for r in records:
                 name = str(r.get("stage"))
+                r["label"] = node_label(r, options[name])
                 stages.append({**_jsonable(r), "state": _state(r), "time_saved": time_saved(r),
-                               **options[name], "label": node_label(r, options[name])})  # fmt: skip
+                               **options[name]})  # fmt: skip
             with self.hold_sync():
                 self.stages = stages
                 self.totals = totals(records)
@@ -301,6 +315,11 @@ if anywidget is not None:
             finally:
                 self._acting = False
                 self.refresh()
+
+        def forget(self, stage: str) -> None:
+            """Drop a deleted stage cell from the pipeline (its checkpoints stay on disk)."""
+            with self._action():
+                self._session.forget(stage)  # type: ignore[attr-defined]
 
         def listed(self) -> list[str]:
             """The stages the widget shows (what "clear all" may delete, and nothing else)."""
@@ -365,6 +384,8 @@ if anywidget is not None:
                     self.clear(stage)
                 elif action == "clear_all":
                     self.clear_all()
+                elif action == "forget":
+                    self.forget(stage)
                 elif action == "refresh":
                     self.refresh()
                 else:

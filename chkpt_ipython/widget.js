@@ -598,6 +598,14 @@ function render({ model, el }) {
       stage.load_seconds ? ` · load ${formatSeconds(stage.load_seconds)}` : "",
       cached && stage.time_saved >= 0.001 ? ` · a hit saves ${formatSeconds(stage.time_saved)}` : "",
       stage.key ? ` · key ${String(stage.key).slice(0, 12)}` : "",
+      stage.not_saved
+        ? h(
+            "span",
+            { class: "chkpt-not-saved" },
+            " · not in the saved notebook (a deleted cell? save the notebook, or) ",
+            h("button", { class: "chkpt-forget", title: "drop it from the pipeline; its checkpoints stay on disk", onclick: () => send("forget", stage.stage) }, "forget it"),
+          )
+        : null,
       " ",
       h(
         "button",

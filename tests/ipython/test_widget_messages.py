@@ -159,3 +159,20 @@ def test_states_and_reasons_come_from_the_core_plan(ip):
         assert "saves" not in w.state_of("model")["label"][1]
     finally:
         w.close()
+
+
+def test_a_cell_deleted_from_the_saved_notebook_can_be_forgotten(ip, tmp_path):
+    from chkpt_ipython._widget import PipelineWidget
+
+    ip.run("%%chkpt_stage raw\nraw = 1")
+    ip.run("%%chkpt_stage gone\ngone = raw + 1")
+    w = PipelineWidget(ip.session())
+    try:
+        w._notebook = _saved(tmp_path / "nb.ipynb", ["%%chkpt_stage raw\nraw = 1"])
+        w.refresh()
+        assert w.state_of("gone")["not_saved"] is True and w.state_of("raw")["not_saved"] is False
+        w._on_front_end_message(w, {"action": "forget", "stage": "gone"}, [])
+        assert w.state_of("gone") is None and [s["stage"] for s in w.stages] == ["raw"]
+        assert ip.session().store.entries("gone")  # its checkpoints stay
+    finally:
+        w.close()

@@ -1,12 +1,11 @@
-"""Files a stage cell reads and writes while it runs, seen through Python's audit hooks.
+"""Files a stage cell writes while it runs, seen through Python's audit hooks.
 
-``pd.read_csv("sales.csv")`` in a stage reads an input no name shows; ``df.to_csv(...)`` and
-``fig.savefig(...)`` write outputs no name holds. While a cell computes, every ``open`` (and
-``os.rename``/``os.replace`` target) is recorded (files opened to append, such as logs, are state,
-not outputs: they are neither restored nor keyed); afterwards the files read are fingerprinted
-(size and content digest, kept in the checkpoint's metadata and checked before a hit is served)
-and the files written are kept with the checkpoint (restored on a hit when missing or changed;
-files too large to keep are reported missing instead).
+``df.to_csv(...)`` and ``fig.savefig(...)`` write outputs no name holds. While a cell computes,
+every ``open`` for writing (and ``os.rename``/``os.replace`` target) is recorded; files opened to
+append (a log) or update in place are state, not outputs. Afterwards the files written are kept
+with the checkpoint and restored on a hit when missing or changed (files too large to keep are
+reported missing instead). Files a stage *reads* are the core's business (``chkpt._reads``: one
+mechanism for scripts and notebooks).
 
 Library, system and cache files (under ``sys.prefix``, ``/usr``, ``~/.cache``, ...) and the
 checkpoint directory itself are not tracked: they are versioned by the environment.
@@ -26,7 +25,7 @@ from typing import Any
 
 from chkpt import new_hasher
 
-__all__ = ["Tracker", "digest_file", "restore_written", "stale_reads"]
+__all__ = ["Tracker", "digest_file", "relative_names", "restore_written"]
 
 KEEP_LIMIT = 256 << 20  # written files up to this total size are kept with the checkpoint
 _active: list[Tracker] = []
@@ -39,13 +38,13 @@ class Tracker:
     """Records the files opened while it is active (``with Tracker(ignore=[dir]) as t:``)."""
 
     ignore: tuple[str, ...] = ()
-    read: dict[str, None] = dataclasses.field(default_factory=dict)
     written: dict[str, None] = dataclasses.field(default_factory=dict)
     thread: int = dataclasses.field(default_factory=threading.get_ident)
 
     def __enter__(self) -> Tracker:
         _install()
-        self.ignore = tuple(os.path.abspath(p) for p in self.ignore) + _environment_dirs()
+        self.ignore = tuple(os.path.join(os.path.abspath(p), "") for p in self.ignore)
+        self.ignore += _environment_dirs()
         with _lock:
             _active.append(self)
         return self
@@ -55,18 +54,9 @@ class Tracker:
             if self in _active:
                 _active.remove(self)
 
-    def _seen(self, path: str, writing: bool) -> None:
-        if path.startswith(self.ignore) or path in self.written:
-            return
-        (self.written if writing else self.read)[path] = None
-
-    def files_read(self) -> dict[str, str]:
-        """``{path: digest}`` of the files read (and not written) that still exist."""
-        found = {}
-        for path in self.read:
-            if path not in self.written and os.path.isfile(path):
-                found[path] = digest_file(path)
-        return found
+    def _seen(self, path: str) -> None:
+        if not path.startswith(self.ignore):
+            self.written[path] = None
 
     def files_written(self) -> dict[str, bytes | str]:
         """``{path: content}`` of the files written, or ``{path: digest}`` past the size limit."""
@@ -97,12 +87,10 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         return
     if event == "open":
         path, mode, flags = args
-        kind = _kind(mode, flags)
-        if kind is None:
+        if _kind(mode, flags) != "write":
             return
-        writing = kind == "write"
     elif event in ("os.rename", "os.replace"):
-        path, writing = args[1], True
+        path = args[1]
     else:
         return
     if isinstance(path, int) or path is None:
@@ -114,7 +102,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     me = threading.get_ident()
     for tracker in _active:
         if tracker.thread == me:
-            tracker._seen(path, writing)
+            tracker._seen(path)
 
 
 def _kind(mode: Any, flags: Any) -> str | None:
@@ -154,11 +142,6 @@ def digest_file(path: str | os.PathLike[str]) -> str:
     except OSError:
         return "missing"
     return f"{size}:{h.hexdigest()}"
-
-
-def stale_reads(files_read: Mapping[str, str]) -> list[str]:
-    """The files a stage read whose content is no longer what it read."""
-    return [path for path, digest in files_read.items() if digest_file(path) != digest]
 
 
 def restore_written(files: Mapping[str, bytes | str]) -> tuple[list[str], list[str]]:

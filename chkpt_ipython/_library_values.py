@@ -5,7 +5,8 @@ pickle (and a key made from it) differs after every restart and every draw: a st
 would never hit. A scikit-learn estimator is identified by its class, its parameters and its fitted
 attributes (``coef_``, ...), which is what its results depend on.
 
-Kept in one place so it can move behind the core's value-fingerprint registration point.
+Registered with the core (``chkpt.register_fingerprint``) when the extension loads, so cell
+keys and scripts' stage keys both use them; they could move into the core's own registry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,26 @@ from typing import Any
 import chkpt
 from chkpt import hash_bytes
 
-__all__ = ["library_fingerprint"]
+__all__ = ["library_fingerprint", "register"]
+
+_TYPES = ("scipy.stats._distn_infrastructure.rv_frozen", "sklearn.base.BaseEstimator")
+_registered = False
+
+
+def register() -> None:
+    """Make the core fingerprint these types this way (types named, never imported)."""
+    global _registered
+    if not _registered:
+        for name in _TYPES:
+            chkpt.register_fingerprint(name, _plain)
+        _registered = True
+
+
+def _plain(obj: Any) -> str:
+    fp = library_fingerprint(obj)
+    if fp is None:  # the core then treats the value as one it cannot key: recompute, say why
+        raise ValueError(f"a {type(obj).__qualname__} with a part chkpt cannot fingerprint")
+    return fp
 
 
 def library_fingerprint(obj: Any) -> str | None:

@@ -101,7 +101,7 @@ def _feed_array(h: Any, arr: Any) -> bool:
     h.update(f"{arr.dtype.str}{arr.shape}".encode())
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
-    h.update(memoryview(arr.reshape(-1)).cast("B") if arr.size else b"")
+    h.update(memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else b"")
     return True
 
 

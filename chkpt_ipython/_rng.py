@@ -9,12 +9,15 @@ A cell *uses* one when its code calls it (``np.random.normal``, ``random.random`
 imported from them, a helper defined in the notebook whose code mentions ``random``), or when it
 was seen to change the generator's state while it ran (a library drawing from it internally).
 Its key then includes the state before the run, and a hit sets the state the run left, so later
-cells draw the same numbers as without chkpt.
+cells draw the same numbers as without chkpt. A generator never seeded starts each process in an
+arbitrary state: a cell drawing from it recomputes after every restart (and says so), as its
+numbers would differ without chkpt too; seed it, or use ``np.random.default_rng(seed)``.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -76,30 +79,56 @@ def digest(generator: Generator) -> str:
 def static_uses(source: str, ns: Mapping[str, Any]) -> frozenset[Generator]:
     """The global generators ``source`` (IPython syntax already transformed) calls directly, or
     through names bound in ``ns`` (imported functions, helpers defined in the notebook)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    facts = _facts(source)
+    if facts is None:
         return frozenset(GENERATORS)  # cannot tell: assume both
-    aliases = _module_aliases(tree)
-    found: set[Generator] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute):
-            found.update(_attribute_uses(node, aliases, ns))
-        elif isinstance(node, ast.ImportFrom) and node.module in ("random", "numpy.random"):
-            names = {a.name for a in node.names}
-            if node.module == "random" and names - _RANDOM_NOT_GLOBAL:
-                found.add("random")
-            if node.module == "numpy.random" and names - _NUMPY_NOT_GLOBAL:
-                found.add("numpy")
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in ns:
-            found.update(_value_uses(ns[node.id]))
+    direct, chains, names = facts
+    found: set[Generator] = set(direct)
+    for root, attrs in chains:
+        value = ns.get(root)
+        if isinstance(value, types.ModuleType):
+            found.update(_module_uses(value.__name__, attrs))
+    for name in names:
+        if name in ns:
+            found.update(_value_uses(ns[name]))
     return frozenset(found)
 
 
-def _module_aliases(tree: ast.AST) -> dict[str, str]:
+@functools.lru_cache(maxsize=256)
+def _facts(source: str) -> tuple[frozenset[Generator], tuple, tuple[str, ...]] | None:
+    """What the code alone says (parsed once per source): the generators it certainly uses,
+    attribute chains on names it does not import itself, and the names it loads."""
+    try:
+        nodes = list(ast.walk(ast.parse(source)))
+    except SyntaxError:
+        return None
+    aliases = _module_aliases(nodes)
+    direct: set[Generator] = set()
+    chains, names = [], []
+    for node in nodes:
+        if isinstance(node, ast.Attribute):
+            chain = _chain(node)
+            if chain is None:
+                continue
+            if chain[0] in aliases:
+                direct.update(_module_uses(aliases[chain[0]], chain[1]))
+            else:
+                chains.append(chain)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("random", "numpy.random"):
+            imported = {a.name for a in node.names}
+            if node.module == "random" and imported - _RANDOM_NOT_GLOBAL:
+                direct.add("random")
+            if node.module == "numpy.random" and imported - _NUMPY_NOT_GLOBAL:
+                direct.add("numpy")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.append(node.id)
+    return frozenset(direct), tuple(dict.fromkeys(chains)), tuple(dict.fromkeys(names))
+
+
+def _module_aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Names the cell itself binds to modules: ``import numpy as np`` -> {"np": "numpy"}."""
     aliases = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 aliases[alias.asname or alias.name.split(".")[0]] = (
@@ -112,28 +141,18 @@ def _module_aliases(tree: ast.AST) -> dict[str, str]:
     return aliases
 
 
-def _chain(node: ast.Attribute) -> tuple[str, list[str]] | None:
-    """``np.random.normal`` -> ("np", ["random", "normal"])."""
+def _chain(node: ast.Attribute) -> tuple[str, tuple[str, ...]] | None:
+    """``np.random.normal`` -> ("np", ("random", "normal"))."""
     attrs: list[str] = []
     current: ast.AST = node
     while isinstance(current, ast.Attribute):
         attrs.insert(0, current.attr)
         current = current.value
-    return (current.id, attrs) if isinstance(current, ast.Name) else None
+    return (current.id, tuple(attrs)) if isinstance(current, ast.Name) else None
 
 
-def _attribute_uses(
-    node: ast.Attribute, aliases: Mapping[str, str], ns: Mapping[str, Any]
-) -> set[Generator]:
-    chain = _chain(node)
-    if chain is None:
-        return set()
-    root, attrs = chain
-    module = aliases.get(root)
-    if module is None and isinstance(ns.get(root), types.ModuleType):
-        module = ns[root].__name__
-    if module is None:
-        return set()
+def _module_uses(module: str, attrs: list[str] | tuple[str, ...]) -> set[Generator]:
+    """``random.random`` -> {"random"}; ``np.random.normal`` -> {"numpy"}; ``np.mean`` -> {}."""
     if module == "numpy":
         if not attrs or attrs[0] != "random":
             return set()
@@ -181,8 +200,8 @@ def snapshot(generators: Iterable[Generator] = GENERATORS) -> dict[Generator, An
 
 
 def _differs(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return (a is None) != (b is None)
+    if a is None or b is None:  # first imported during the run: its state was arbitrary anyway
+        return False
     if isinstance(a, dict):  # numpy's state holds an array
         return a["state"]["pos"] != b["state"]["pos"] or bool(
             (a["state"]["key"] != b["state"]["key"]).any()

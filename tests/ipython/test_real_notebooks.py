@@ -27,26 +27,6 @@ NOTEBOOKS = [
     "training_progress",
 ]
 
-# Known failures, until the extension handles these classes (each entry goes when it passes).
-XFAIL = {
-    "test_same_values_and_outputs_as_without_chkpt": {
-        "pandas_prep", "sklearn_digits", "statsmodels_affairs", "rng_simulation",
-        "training_progress",
-    },
-    "test_unchanged_rerun_after_restart_recomputes_nothing": {"rng_simulation", "training_progress"},
-    "test_each_edit_recomputes_something": {"pandas_prep", "sklearn_digits", "statsmodels_affairs"},
-    "test_recomputes_say_why": {
-        "pandas_prep", "sklearn_digits", "statsmodels_affairs", "rng_simulation",
-    },
-}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _known_failures(request):
-    name = request.node.callspec.params.get("scenario")
-    if name in XFAIL.get(request.node.originalname, ()):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 10: not handled yet"))
-
 
 @pytest.fixture(scope="module", params=NOTEBOOKS)
 def scenario(request, tmp_path_factory) -> tuple[Scenario, list[StepResult]]:

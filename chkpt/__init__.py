@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._fingerprint import fingerprint_code, fingerprint_source, fingerprint_value, make_key
     from ._pipeline import Pipeline
     from ._present import cell_line, format_seconds, format_size, human_reason, stage_line, table
+    from ._reads import record_reads
     from ._report import Plan, PlanStep, Result, StageReport
     from ._serializers import Serializer, get_serializer, register_serializer
     from ._stage import Stage
@@ -64,6 +65,7 @@ _WHERE = {
     "Serializer": "_serializers", "get_serializer": "_serializers", "register_serializer": "_serializers",
     "Stage": "_stage",
     "Entry": "_store", "Store": "_store", "open_store": "_store",
+    "record_reads": "_reads",
     "register_fingerprint": "_value_types",
 }  # fmt: skip
 
@@ -75,7 +77,7 @@ __all__ = [
     "Pipeline", "PluginWarning", "Plan", "PlanStep", "RemoteStageError", "Result", "SerializationError", "Serializer", "Stage", "StaleWorkerError",
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
     "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
-    "make_key", "open_store", "register_fingerprint", "register_serializer",
+    "make_key", "open_store", "record_reads", "register_fingerprint", "register_serializer",
 ]  # fmt: skip
 
 

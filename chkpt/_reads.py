@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["recording", "file_changed", "DIGEST_LIMIT"]
+__all__ = ["recording", "record_reads", "file_changed", "DIGEST_LIMIT"]
 
 DIGEST_LIMIT = 4 << 30  # files bigger than this are identified by size and mtime only
 RACY_NS = 3_000_000_000  # mtimes this close to the read are not trusted alone
@@ -175,3 +175,6 @@ def _library_dirs() -> tuple[str, ...]:
     from ._walk import _library_dirs as dirs
 
     return dirs()
+
+
+record_reads = recording  # public as ``chkpt.record_reads``: notebook cells record their reads too

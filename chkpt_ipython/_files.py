@@ -4,7 +4,7 @@
 every ``open`` for writing (and ``os.rename``/``os.replace`` target) is recorded; files opened to
 append (a log) or update in place are state, not outputs. Afterwards the files written are kept
 with the checkpoint and restored on a hit when missing or changed (files too large to keep are
-reported missing instead). Files a stage *reads* are the core's business (``chkpt._reads``: one
+reported missing instead). Files a stage *reads* are the core's business (``chkpt.record_reads``: one
 mechanism for scripts and notebooks).
 
 Library, system and cache files (under ``sys.prefix``, ``/usr``, ``~/.cache``, ...) and the

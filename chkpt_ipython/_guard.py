@@ -1,20 +1,22 @@
-"""What a stage cell's names and code do not show, checked around its key, run and restore.
+"""What a stage cell's names and code do not show: a probe on every cell run (``session.probes``).
 
-The cell runner calls, in order:
+``Guard`` hooks into ``_stage_cell.CellRun`` at these points:
 
-* ``check_inputs(session)`` before computing a key: the producers whose values are unchanged
-  (an input changed in place since its stage produced it is then keyed by value), and why;
-* ``with_generators(session, record, ck)``: the key extended by the states of the global
-  random generators the cell uses;
-* ``stale_files(entry)`` before serving a hit: a file it read has changed since;
-* ``Watch(session, record, ck)`` around computing it: what it changed in place (its inputs,
-  globals rebound by helpers), the generators it drew from, the files it read and wrote;
-* ``restored(session, record, entry, payload)`` after a hit: the generators' states as the run
-  left them, the files it wrote, and the fingerprints of what it produced.
+* ``before_inputs``: a value a stage produced and a plain cell changed in place since (checked by
+  content fingerprint) is no longer that stage's output: it becomes a parameter, keyed by value,
+  and the reason says so;
+* ``before_key``: the states of the global random generators the cell uses join its parameters;
+* ``before_compute`` / ``after_run``: what the run did beyond its names: inputs changed in place
+  and globals rebound by helpers, generators drawn from, files read (``chkpt.record_reads``,
+  the core's mechanism, checked by the policy before a hit) and files written;
+* ``after_compute``: those become outputs, the generators' final states and the written files
+  are kept in the payload;
+* ``after_restore``: generators as the run left them, written files back, fingerprints of what
+  was produced (from the payload: a hit hashes nothing).
 
-Each detector is its own module (``_mutation``, ``_rng``, ``_files``); this one ties them to a
-session. Where chkpt cannot be sure (a value that cannot be fingerprinted), the cell recomputes
-and the reason says so.
+Each detector is its own module (``_mutation``, ``_rng``, ``_files``, ``_library_values``).
+Where chkpt cannot be sure (a value that cannot be fingerprinted), the cell recomputes and the
+reason says so.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ._mutation import IMMUTABLE, content_fingerprint
 
 _library_values.register()
 
-__all__ = ["Watch", "check_inputs", "restored", "stale_files", "with_generators"]
+__all__ = ["Guard"]
 
 log = logging.getLogger("chkpt.ipython")
 
@@ -57,34 +59,104 @@ def _state(session: Any) -> _State:
     return state
 
 
-def _current_fingerprint(session: Any, obj: Any) -> str | None:
+def _current_fingerprint(session: Any, obj: Any, fresh: bool = False) -> str | None:
     """The content fingerprint of ``obj`` now, hashed at most once per executed cell."""
     state = _state(session)
     count = getattr(session.shell, "execution_count", 0)
     memo = state.memo.get(id(obj))
-    if memo is not None and memo[0] == count and memo[1] is obj:
+    if not fresh and memo is not None and memo[0] == count and memo[1] is obj:
         return memo[2]
     fp = content_fingerprint(obj)
     state.memo[id(obj)] = (count, obj, fp)
     return fp
 
 
-# -- before the key -------------------------------------------------------------------------------
+# -- the probe ------------------------------------------------------------------------------------
 
 
-def check_inputs(session: Any, reads: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``(producers, reasons)``: the session's producers without the values among ``reads``
-    changed in place since their stage produced them (those are keyed by value), and why."""
+class Guard:
+    """The correctness probe of one notebook session."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.changed: dict[str, str] = {}  # reasons of the current run
+        self.watch: _Watch | None = None
+
+    def before_inputs(self, run: Any) -> None:
+        self.changed = demote_changed(self.session, run.record.reads)
+        self.watch = None
+
+    def before_key(self, run: Any) -> None:
+        uses = generators_used(self.session, run.record)
+        for generator in sorted(uses):
+            run.params[_param(generator)] = _rng.digest(generator)  # type: ignore[arg-type]
+
+    def before_compute(self, run: Any) -> None:
+        self.watch = _Watch(self.session, run.record)
+
+    def after_run(self, run: Any) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+
+    def after_compute(self, run: Any, payload: dict[str, Any]) -> None:
+        record, watch = run.record, self.watch
+        if self.changed and not record.reason.startswith(("forced", "not cacheable")):
+            record.reason = "; ".join(self.changed.values())
+        if watch is None:
+            return
+        self.watch = None
+        extra_outputs, used = watch.finish()
+        ns = self.session.shell.user_ns
+        for var in extra_outputs:
+            if var in ns:
+                payload["outputs"][var] = ns[var]
+        if extra_outputs:
+            record.outputs = (
+                *record.outputs,
+                *(v for v in extra_outputs if v not in record.outputs),
+            )
+        missing = {g for g in used if _param(g) not in run.params}
+        if missing:  # a library drew from a generator the code does not show: key by its state
+            for g in sorted(missing):
+                run.params[_param(g)] = watch.rng_digests[g]
+            run.stage.params.update(run.params)
+            digests = self.session.stage_digests(run.notebook.upstream[record.name])
+            run.identity = run.notebook.identify(run.policy, record.name, digests)
+            record.key = run.identity.key
+        generators = sorted(g for g in _rng.GENERATORS if _param(g) in run.params)
+        payload["rng"] = {g: _rng.get_state(g) for g in generators}  # type: ignore[arg-type]
+        payload["files"] = watch.tracker.files_written()
+        payload["content"] = {
+            k: v for k, v in produced(self.session, payload["outputs"]).items() if v is not None
+        }
+        run.extra["rng"] = generators
+        if watch.reads:
+            run.extra["reads"] = watch.reads
+
+    def after_restore(self, run: Any, payload: dict[str, Any]) -> None:
+        restored(self.session, run.record, payload)
+
+
+def _param(generator: str) -> str:
+    return f"<{generator} global generator>"
+
+
+def demote_changed(session: Any, reads: Iterable[str]) -> dict[str, str]:
+    """Drop from ``session.producers`` the values among ``reads`` changed in place since their
+    stage produced them (they become parameters, keyed by value); returns why, per name."""
     state = _state(session)
     ns = session.shell.user_ns
-    producers = dict(session.producers)
     reasons: dict[str, str] = {}
-    for var in set(reads) & set(producers):
-        producer = producers[var]
-        produced = state.produced.get(var)
-        if produced is None or produced[0] is not producer.obj or ns.get(var) is not producer.obj:
+    for var in sorted(set(reads) & set(session.producers)):
+        producer = session.producers[var]
+        produced_as = state.produced.get(var)
+        if (
+            produced_as is None
+            or produced_as[0] is not producer.obj
+            or ns.get(var) is not producer.obj
+        ):
             continue
-        before = produced[1]
+        before = produced_as[1]
         if before == IMMUTABLE:
             continue
         now = _current_fingerprint(session, producer.obj)
@@ -94,13 +166,16 @@ def check_inputs(session: Any, reads: Iterable[str]) -> tuple[dict[str, Any], di
             reasons[var] = f"input {var} changed since stage {producer.stage} produced it"
         else:
             continue
-        del producers[var]
-    return producers, reasons
+        del session.producers[var]
+        del state.produced[var]
+    return reasons
 
 
-def produced(session: Any, outputs: Mapping[str, Any], known: Mapping[str, Any] | None = None):
-    """Remember what a stage produced (with ``known`` fingerprints, from its metadata, nothing
-    is hashed); returns the fingerprints, to keep in the metadata."""
+def produced(
+    session: Any, outputs: Mapping[str, Any], known: Mapping[str, Any] | None = None
+) -> dict[str, str | None]:
+    """Remember what a stage produced (with ``known`` fingerprints nothing is hashed); returns
+    the fingerprints, kept in the payload for the next hit."""
     state = _state(session)
     fps: dict[str, str | None] = {}
     count = getattr(session.shell, "execution_count", 0)
@@ -112,27 +187,15 @@ def produced(session: Any, outputs: Mapping[str, Any], known: Mapping[str, Any] 
     return fps
 
 
-def with_generators(session: Any, record: Any, ck: Any) -> Any:
-    """``ck`` with the states of the global generators the cell uses in its key and inputs."""
-    if ck.key is None:
-        return ck
+def generators_used(session: Any, record: Any) -> set[str]:
+    """The global generators a cell uses: seen in its code, or seen moving when it last ran."""
     state = _state(session)
     if record.name not in state.generators:  # once per session: what its last run used
         latest = _latest(session, record.name)
         state.generators[record.name] = frozenset(latest.extra.get("rng", ()) if latest else ())
-    uses = set(_rng.static_uses(record.source, session.shell.user_ns))
-    return _extend(ck, uses | state.generators[record.name])
-
-
-def _extend(ck: Any, generators: set[str] | frozenset[str]) -> Any:
-    if not generators:
-        return ck
-    inputs = dict(ck.inputs)
-    for generator in sorted(generators):
-        inputs[f"<{generator} global generator>"] = _rng.digest(generator)  # type: ignore[arg-type]
-    extra = [f"{k}={v}" for k, v in sorted(inputs.items()) if k.startswith("<")]
-    key = chkpt.make_key(ck.key, *extra)
-    return dataclasses.replace(ck, key=key, inputs=inputs)
+    return (
+        set(_rng.static_uses(record.source, session.shell.user_ns)) | state.generators[record.name]
+    )
 
 
 def _latest(session: Any, name: str) -> Any:
@@ -142,24 +205,11 @@ def _latest(session: Any, name: str) -> Any:
         return None
 
 
-# -- before a hit ---------------------------------------------------------------------------------
-
-
-def stale_files(entry: Any) -> str | None:
-    """Why a checkpoint cannot be served because a file its stage read has changed, or None."""
-    from chkpt._reads import file_changed  # the core's file tracking: one mechanism
-
-    return file_changed(entry.extra.get("files_read")) or None
-
-
-# -- around a computation -------------------------------------------------------------------------
-
-
-class Watch:
+class _Watch:
     """Snapshot before a stage cell runs; ``finish()`` tells what the run did beyond its names."""
 
-    def __init__(self, session: Any, record: Any, ck: Any) -> None:
-        self.session, self.record, self.ck = session, record, ck
+    def __init__(self, session: Any, record: Any) -> None:
+        self.session, self.record = session, record
         ns = session.shell.user_ns
         self.ids = {k: id(v) for k, v in ns.items()}
         self.before: dict[str, str | None] = {}
@@ -169,11 +219,10 @@ class Watch:
                 if fp != IMMUTABLE:
                     self.before[var] = fp
         self.rng_before = _rng.snapshot()
-        from chkpt._reads import recording
-
+        self.rng_digests = {g: _rng.digest(g) for g in _rng.GENERATORS}  # type: ignore[arg-type]
         ignore = (str(session.directory),)
-        self._reading = recording(exclude=ignore)
-        self.files_read = self._reading.__enter__()
+        self._reading = chkpt.record_reads(exclude=ignore)
+        self.reads: list[dict[str, Any]] = self._reading.__enter__()
         self.tracker = _files.Tracker(ignore=ignore).__enter__()
         self._stopped = False
 
@@ -183,9 +232,10 @@ class Watch:
             self._stopped = True
             self.tracker.__exit__()
             self._reading.__exit__(None, None, None)
+            self.rng_after = _rng.snapshot()
 
-    def finish(self) -> tuple[Any, list[str], dict[str, Any], dict[str, Any]]:
-        """``(key, extra outputs, payload additions, metadata additions)`` after the run."""
+    def finish(self) -> tuple[list[str], set[str]]:
+        """(names to store beyond the cell's own outputs, generators it drew from)."""
         self.stop()
         ns = self.session.shell.user_ns
         record = self.record
@@ -194,7 +244,7 @@ class Watch:
             obj = ns.get(var)
             if var in record.outputs or obj is None or id(obj) != self.ids.get(var):
                 continue
-            if before is None or content_fingerprint(obj) != before:
+            if before is None or _current_fingerprint(self.session, obj, fresh=True) != before:
                 mutated.append(var)
         rebound = [
             var
@@ -217,40 +267,18 @@ class Watch:
                 "chkpt: stage %s rebound %s (a helper's `global`); stored with %s, restored on a hit",
                 record.name, ", ".join(rebound), record.name,
             )  # fmt: skip
-        used = _rng.changed(self.rng_before, _rng.snapshot())
-        key = self.ck
+        used = _rng.changed(self.rng_before, self.rng_after)
         if used:
             state = _state(self.session)
             state.generators[record.name] = state.generators.get(record.name, frozenset()) | used
-            missing = {g for g in used if f"<{g} global generator>" not in key.inputs}
-            if missing:  # a library drew from it: key by the state it started from
-                now = _rng.snapshot()
-                for g in missing:
-                    _rng.set_state(g, self.rng_before[g])
-                key = _extend(key, set(missing) | _generators_in(key))
-                for g in missing:
-                    _rng.set_state(g, now[g])
-        generators = _generators_in(key)
-        payload = {
-            "rng": {g: _rng.get_state(g) for g in generators},  # type: ignore[arg-type]
-            "files": self.tracker.files_written(),
-        }
-        meta = {"rng": sorted(generators), "files_read": self.files_read}
-        return key, mutated + rebound, payload, meta
-
-
-def _generators_in(ck: Any) -> set[str]:
-    return {g for g in _rng.GENERATORS if f"<{g} global generator>" in ck.inputs}
+        return mutated + rebound, set(used)
 
 
 def _is_code(obj: Any) -> bool:
     return isinstance(obj, (types.ModuleType, types.FunctionType, type))
 
 
-# -- after a hit ----------------------------------------------------------------------------------
-
-
-def restored(session: Any, record: Any, entry: Any, payload: Mapping[str, Any]) -> None:
+def restored(session: Any, record: Any, payload: Mapping[str, Any]) -> None:
     """After a hit: generators as the run left them, written files back, outputs remembered."""
     for generator, state in payload.get("rng", {}).items():
         _rng.set_state(generator, state)
@@ -266,4 +294,4 @@ def restored(session: Any, record: Any, entry: Any, payload: Mapping[str, Any]) 
                 record.name,
                 _files.relative_names(missing),
             )
-    produced(session, payload.get("outputs", {}), entry.extra.get("content"))
+    produced(session, payload.get("outputs", {}), payload.get("content"))

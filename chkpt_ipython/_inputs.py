@@ -22,7 +22,9 @@ from ._record import Producer
 __all__ = ["ABSENT", "CellInputs", "classify", "fingerprint_input", "source_fingerprint"]
 
 ABSENT = "<absent>"  # a name the cell reads that is not bound (yet): part of the key as such
-_IPYTHON_NAMES = re.compile(r"^(_+|_i+|_i?\d+|_[iod]h|In|Out|get_ipython|exit|quit)$")
+_IPYTHON_NAMES = re.compile(r"^(_i+|_i\d+|_[iod]h|In|Out|get_ipython|exit|quit)$")
+# earlier results: values like any other, though IPython pushes them as its own (hidden) names
+_RESULTS = re.compile(r"^(_{1,3}|_\d+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,8 @@ def _is_input(var: str, ns: Mapping[str, Any], hidden: Mapping[str, Any]) -> boo
     """Builtins count only when the user shadowed them; IPython's own names never count."""
     if _IPYTHON_NAMES.match(var):
         return False
+    if var in ns and _RESULTS.match(var):
+        return True
     if var in ns:
         return not (var in hidden and hidden[var] is ns[var])
     return not hasattr(builtins, var)

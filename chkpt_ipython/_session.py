@@ -19,6 +19,7 @@ from typing import Any, Literal
 import chkpt
 
 from . import _stage_cell
+from ._guard import Guard
 from ._inputs import fingerprint_input
 from ._notebook_path import Resolved, resolve_dir
 from ._options import StageOptions
@@ -71,7 +72,7 @@ class NotebookSession:
         self._store: chkpt.Store | None = None
         self._options: StageOptions | None = None
         self._subscribers: list[Callable[[], None]] = []
-        self.probes: list[Any] = []  # correctness checks hooked into every cell run (_stage_cell)
+        self.probes: list[Any] = [Guard(self)]  # correctness checks hooked into every cell run
         self.strict = False  # Config(strict=True) for cells: a value that cannot be stored raises
         self.status_line = True  # show "loaded from checkpoint · 6 KB · saved 3.0 s" under cells
         self._warned_dir = False

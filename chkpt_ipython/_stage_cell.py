@@ -15,9 +15,11 @@ A run goes through these steps, in order (``CellRun.run``)::
     compute  the cell runs live; what it shows is recorded
     outputs  after the cell finished, the payload (outputs + displays) is collected and persisted
 
-Correctness probes (mutated inputs, RNG state, files written) attach to ``session.probes``: each
-may define ``before_key(run)``, ``after_restore(run, payload)`` and ``after_compute(run, payload)``;
-``run.params`` (extra key inputs by value) and ``payload["outputs"]`` are theirs to extend.
+Correctness probes (mutated inputs, RNG state, files read and written: ``_guard``) attach to
+``session.probes``: each may define ``before_inputs(run)``, ``before_key(run)``,
+``before_compute(run)``, ``after_run(run)`` (the cell's code has finished, raised or not),
+``after_compute(run, payload)`` and ``after_restore(run, payload)``; ``run.params`` (extra key
+inputs by value), ``run.extra`` (checkpoint metadata) and ``payload`` are theirs to extend.
 """
 
 from __future__ import annotations
@@ -130,17 +132,23 @@ class CellRun:
         self.stage: CellStage | None = None
         self.identity: chkpt.Identity | None = None
         self.params: dict[str, Any] = {}  # extra key inputs by value (probes add theirs)
+        self.extra: dict[str, Any] = {}  # extra checkpoint metadata (probes add theirs)
+
+    def _probe(self, hook: str, *args: Any) -> None:
+        for probe in self.session.probes:
+            method = getattr(probe, hook, None)
+            if method is not None:
+                method(self, *args)
 
     # -- inputs and key ------------------------------------------------------------------------
 
     def key(self) -> chkpt.Identity:
         """The cell's identity under the policy, for the values its names hold now."""
         session, name = self.session, self.record.name
+        self._probe("before_inputs")
         self.notebook = session.notebook(memo=False)
         self.stage = self.notebook.stages[name]
-        for probe in session.probes:
-            if hasattr(probe, "before_key"):
-                probe.before_key(self)
+        self._probe("before_key")
         if self.params:
             self.stage.params.update(self.params)
         digests = session.stage_digests(self.notebook.upstream[name])
@@ -188,9 +196,7 @@ class CellRun:
         result = _payload.restore(shell, record, payload, deferred, session.defer)
         for var, obj in payload["outputs"].items():
             session.producers[var] = Producer(record.name, obj, entry.digest)
-        for probe in session.probes:
-            if hasattr(probe, "after_restore"):
-                probe.after_restore(self, payload)
+        self._probe("after_restore", payload)
         saved = max(entry.compute_seconds - load_seconds, 0.0)
         record.load_seconds, record.compute_seconds = load_seconds, entry.compute_seconds
         record.time_saved += saved
@@ -213,10 +219,12 @@ class CellRun:
         self._announce("start")
         session.notify()
         start = time.perf_counter()
+        self._probe("before_compute")
         capture = _capture.Capture(shell).__enter__()
         try:
             value = _execute.run_source(shell, record.source, record.raw)
         except BaseException as exc:
+            self._probe("after_run")
             capture.__exit__()
             seconds = time.perf_counter() - start
             record.error = f"{type(exc).__name__}: {exc}"
@@ -225,6 +233,7 @@ class CellRun:
             raise
         finally:
             capture.stop_streams()
+        self._probe("after_run")
         seconds = time.perf_counter() - start
         shown_before_value = len(capture.records)
 
@@ -243,11 +252,13 @@ class CellRun:
         """Persist a computed cell's payload through the policy, and tell everyone."""
         session, record = self.session, self.record
         assert self.stage is not None and self.identity is not None
-        for probe in session.probes:
-            if hasattr(probe, "after_compute"):
-                probe.after_compute(self, payload)
+        self._probe("after_compute", payload)
         record.compute_seconds = seconds
-        extra = {"chkpt_ipython": _payload.FORMAT, "outputs": sorted(payload["outputs"])}
+        extra = {
+            "chkpt_ipython": _payload.FORMAT,
+            "outputs": sorted(payload["outputs"]),
+            **self.extra,
+        }
         done = self.policy.persist(
             self.stage, self.identity, payload, seconds, extra, explain=self._explain
         )

@@ -147,6 +147,8 @@ def shown(nb: Any) -> list[list[tuple[str, str]]]:
                 else:
                     items.append(("stdout", _mask(out.text)))
             elif out.output_type in ("display_data", "execute_result"):
+                if out.get("metadata", {}).get("chkpt_ipython", {}).get("status_line"):
+                    continue  # chkpt's own line under the cell ("loaded from checkpoint ...")
                 data = out.get("data", {})
                 kinds = ",".join(sorted(k for k in data if k != "text/html"))
                 items.append((kinds, _mask(data.get("text/plain", ""))))

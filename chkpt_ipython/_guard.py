@@ -124,7 +124,7 @@ class Guard:
             run.identity = run.notebook.identify(run.policy, record.name, digests)
             record.key = run.identity.key
         generators = sorted(g for g in _rng.GENERATORS if _param(g) in run.params)
-        payload["rng"] = {g: _rng.get_state(g) for g in generators}  # type: ignore[arg-type]
+        payload["rng"] = {g: _rng.get_state(g) for g in generators}
         payload["files"] = watch.tracker.files_written()
         payload["content"] = {
             k: v for k, v in produced(self.session, payload["outputs"]).items() if v is not None
@@ -219,7 +219,7 @@ class _Watch:
                 if fp != IMMUTABLE:
                     self.before[var] = fp
         self.rng_before = _rng.snapshot()
-        self.rng_digests = {g: _rng.digest(g) for g in _rng.GENERATORS}  # type: ignore[arg-type]
+        self.rng_digests: dict[str, str] = {g: _rng.digest(g) for g in _rng.GENERATORS}
         ignore = (str(session.directory),)
         self._reading = chkpt.record_reads(exclude=ignore)
         self.reads: list[dict[str, Any]] = self._reading.__enter__()

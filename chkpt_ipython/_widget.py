@@ -132,6 +132,7 @@ if anywidget is not None:
         selected = traitlets.Unicode("").tag(sync=True)
         confirm = traitlets.Dict().tag(sync=True)
         rankdir = traitlets.Unicode("LR").tag(sync=True)
+        static_id = traitlets.Unicode("").tag(sync=True)  # the static copy the live view hides
 
         def __init__(self, session: Session, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -142,6 +143,7 @@ if anywidget is not None:
             self._last_refresh = 0.0
             self._pending: Any = None
             self._static_id = f"chkpt-static-{uuid.uuid4().hex}"
+            self.static_id = self._static_id
             self._static_shown = False
             self._static_html = ""
             self._last_stage = ""  # the notebook's last stage cell: when it ends, refresh at once
@@ -436,7 +438,8 @@ if anywidget is not None:
 
         def _static_bundle(self) -> dict[str, str]:
             return {
-                "text/html": f"<div class='chkpt-static-copy'>{_STATIC_STYLE}{self.static_copy()}</div>",
+                "text/html": f"<div class='chkpt-static-copy' data-chkpt-id='{self._static_id}'>"
+                f"{_STATIC_STYLE}{self.static_copy()}</div>",
                 "text/plain": f"chkpt pipeline: {self.totals.get('text', '')}",
             }
 

@@ -205,9 +205,36 @@ function relatives(stages) {
   return { up: (i) => walk(i, up), down: (i) => walk(i, down) };
 }
 
+// While a live view shows, its static copy (for exports and reopened notebooks) is hidden: by a
+// CSS rule in JupyterLab and Notebook 7, and by this style in any other front end.
+// The style lives as long as a live view of that widget does (a notebook closed and reopened in
+// the same page must show its static copy again).
+const liveViews = new Map();
+
+function hideStaticCopy(id) {
+  if (!id) return () => {};
+  liveViews.set(id, (liveViews.get(id) || 0) + 1);
+  if (!document.getElementById(`hide-${id}`)) {
+    const style = document.createElement("style");
+    style.id = `hide-${id}`;
+    style.textContent = `.chkpt-static-copy[data-chkpt-id="${id}"] { display: none; }`;
+    document.head.append(style);
+  }
+  return () => {
+    const n = (liveViews.get(id) || 1) - 1;
+    liveViews.set(id, n);
+    if (n <= 0) {
+      liveViews.delete(id);
+      const style = document.getElementById(`hide-${id}`);
+      if (style) style.remove();
+    }
+  };
+}
+
 function render({ model, el }) {
   const root = h("div", { class: "chkpt-widget" });
   el.append(root);
+  const showStaticCopy = hideStaticCopy(model.get("static_id"));
   const view = { scale: null, svg: null, box: null, graph: null, tableOpen: null, notice: "" };
 
   const send = (action, stage, value) => model.send({ action, stage, value });
@@ -663,6 +690,7 @@ function render({ model, el }) {
   draw();
   return () => {
     for (const ev of events) model.off(ev, redraw);
+    showStaticCopy();
   };
 }
 

@@ -211,6 +211,16 @@ def test_run_all_then_reopen_shows_the_static_copy(lab):
         _check_reopened(page, lab, "reopen/pipeline.ipynb")
         _shot(page.locator(".chkpt-static-copy").first, "widget-reopened.png")
 
+        # a live view hides its copy in any front end (a style it adds), only while it lives
+        hides = "document.querySelectorAll('style[id^=\"hide-chkpt-static-\"]').length"
+        assert page.evaluate(f"() => {hides}") == 0
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_selector(".chkpt-widget g.chkpt-stage")
+        wait_idle(page)
+        assert page.evaluate(f"() => {hides}") == 1
+        page.evaluate(f"() => {_NB}.dispose()")  # the notebook closed, the page still open
+        page.wait_for_function(f"() => {hides} === 0")
+
 
 # --------------------------------------------------------------------------- stale, and running it
 

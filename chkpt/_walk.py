@@ -207,9 +207,10 @@ class Walker:
             self.h.update(obj)
         elif (fingerprint := fingerprinter_for(obj)) is not None:
             self.emit("as", _type_name(obj), self.registered(obj, fingerprint))
-        elif isinstance(obj, Enum):
+        elif isinstance(obj, Enum):  # its class (methods included) and its value
             self.feed(t)
             self.emit("member", obj.name)
+            self.feed(obj.__dict__.get("_value_"))
         elif isinstance(obj, (tuple, *_CONTAINERS)):
             self.subclassed(obj, t)
         elif _is_user_class(t) and not _custom_pickling(t):
@@ -388,8 +389,10 @@ class Walker:
                 self.emit("unimportable", chain.root)
                 return
         label, attrs = chain.root, list(chain.attrs)
+        owner: types.ModuleType | None = None
         while attrs and isinstance(obj, types.ModuleType):
             name = attrs.pop(0)
+            owner = obj
             space = vars(obj)
             if name in space:
                 obj, key = space[name], (id(space), name)
@@ -407,6 +410,9 @@ class Walker:
             if chain.write.startswith("attr:"):
                 self.rebound.add((id(vars(obj)), chain.write[5:]))
             self.emit("module", obj.__name__)
+            return
+        if _library_method(owner, obj):  # ``random.seed``: a library's own hidden instance,
+            self.emit("library method", label)  # whose state differs in every process
             return
         self.note_write(obj, attrs, chain.write)
         self.reach(label, obj, key, label)
@@ -484,6 +490,21 @@ def _module(name: str, package: str | None) -> types.ModuleType | None:
         return module if module is not None else importlib.import_module(name)
     except Exception:  # an optional import the function guards: nothing to key
         return None
+
+
+def _library_method(module: types.ModuleType | None, obj: Any) -> bool:
+    """A library function bound to a library object, as a library module exports it."""
+    if module is None or not isinstance(obj, types.MethodType):
+        return False
+    path = getattr(module, "__file__", None)
+    code = getattr(obj.__func__, "__code__", None)
+    return (
+        path is not None
+        and code is not None
+        and not is_user_file(path)
+        and not is_user_file(code.co_filename)
+        and not _is_user_class(type(obj.__self__))
+    )
 
 
 def _first_seen(key: tuple[Any, ...] | None, obj: Any) -> str:
@@ -595,9 +616,11 @@ def _is_user_class_cached(cls: type) -> bool:
         return False
     if name == "__main__":
         return True
+    prefix = cls.__qualname__ + "."
     for member in vars(cls).values():  # its methods say where it was written
         code = getattr(getattr(member, "__func__", member), "__code__", None)
-        if isinstance(code, types.CodeType):
+        # not the ones a metaclass puts there (an Enum's ``__new__`` comes from enum.py)
+        if isinstance(code, types.CodeType) and code.co_qualname.startswith(prefix):
             return is_user_file(code.co_filename)
     module = sys.modules.get(name)
     path = getattr(module, "__file__", None)

@@ -386,7 +386,7 @@ if anywidget is not None:
                     self.clear(stage)
                 elif action == "clear_all":
                     self.clear_all()
-                elif action == "forget":
+                elif action == "forget" and stage is not None:
                     self.forget(stage)
                 elif action == "refresh":
                     self.refresh()

@@ -81,13 +81,16 @@ def naming(stage: str, exc: BaseException) -> str:
 
 
 _SHORT: list[Any] = []  # one reprlib.Repr, made on first use
+# builtin values whose repr is their value (a function's or a module's repr holds an address or
+# a path, which would make "parameters changed: g <function g at 0x7f..> -> ..." unreadable)
+_SHOWN_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset, range)
 
 
 def _short_repr(value: Any) -> str:
     """A bound parameter as ``chkpt info`` and "parameters changed: n 10 -> 20" show it: builtin
-    values bounded by ``reprlib``; other objects by their type only (a frame's repr can cost
+    values bounded by ``reprlib``; other objects (functions too) by their type only (a frame's repr can cost
     milliseconds, and this runs on every key)."""
-    if type(value).__module__ != "builtins":
+    if type(value).__module__ != "builtins" or not isinstance(value, _SHOWN_TYPES):
         if getattr(value, "shape", None) == () and type(value).__module__ == "numpy":
             return repr(value)  # a numpy scalar: as cheap as an int
         return f"<{type(value).__qualname__}>"

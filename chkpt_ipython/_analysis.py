@@ -47,6 +47,7 @@ class CellAnalysis:
     outputs: tuple[str, ...]
     defined: tuple[str, ...]
     last_expression: ast.expr | None = dataclasses.field(repr=False, compare=False)
+    deleted: tuple[str, ...] = ()  # names a top-level ``del`` unbinds (a hit unbinds them too)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -77,6 +78,7 @@ def analyze(source: str) -> CellAnalysis:
         outputs=_unique(value_bound),
         defined=defined,
         last_expression=last.value if isinstance(last, ast.Expr) else None,
+        deleted=tuple(sorted(walker.deleted)),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import chkpt
 
 from ._record import Producer
+from ._user_modules import is_user_module, module_fingerprint
 
 __all__ = ["ABSENT", "CellInputs", "classify", "fingerprint_input", "source_fingerprint"]
 
@@ -84,8 +85,11 @@ def _is_input(var: str, ns: Mapping[str, Any], hidden: Mapping[str, Any]) -> boo
 
 
 def fingerprint_input(value: Any) -> str | None:
-    """Fingerprint of a parameter value: modules by name and version, everything else by the core
+    """Fingerprint of a parameter value: library modules by name and version, user modules by
+    their code and values, everything else by the core
     (which hashes functions and classes defined in the notebook by their code)."""
     if isinstance(value, types.ModuleType):
+        if is_user_module(value):
+            return module_fingerprint(value)
         return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
     return chkpt.fingerprint_value(value)

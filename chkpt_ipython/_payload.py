@@ -4,7 +4,8 @@ The stored value is a dict::
 
     {"format": 2, "outputs": {name: value}, "modules": {name: module name},
      "display": {"records": [...], "before_value": n},
-     "result": {"data": ..., "metadata": ..., "value"?: last value} | None}
+     "result": {"data": ..., "metadata": ..., "value"?: last value} | None,
+     "deleted": [names a top-level del unbound]}
 
 Imports, ``def`` and ``class`` statements are not in it: they are re-executed on a hit.
 """
@@ -56,6 +57,8 @@ def collect(shell: Any, record: StageRecord, display: dict, value: Any) -> dict[
         "modules": modules,
         "display": display,
         "result": _storable_result(shell, record, value),
+        # names the cell unbound (``del tmp``): a hit unbinds them too, as the run did
+        "deleted": [var for var in record.analysis.deleted if var not in ns],
     }
 
 
@@ -70,6 +73,8 @@ def restore(
     the cell's last value. ``deferred``: definitions to run once the outputs exist."""
     __tracebackhide__ = True
     shell.user_ns.update(payload["outputs"])
+    for var in payload.get("deleted", ()):
+        shell.user_ns.pop(var, None)
     _execute.import_modules(shell, payload["modules"])
     _execute.run_deferred(shell, deferred)
     _replay(shell, payload["display"], defer)

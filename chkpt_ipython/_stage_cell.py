@@ -35,6 +35,7 @@ from ._analysis import CellAnalysis, analyze
 from ._inputs import source_fingerprint
 from ._pipeline import CellStage, NotebookPipeline
 from ._record import Producer, StageRecord
+from ._user_modules import imported_user_modules
 
 if TYPE_CHECKING:
     from ._session import NotebookSession
@@ -149,6 +150,8 @@ class CellRun:
         self.notebook = session.notebook(memo=False)
         self.stage = self.notebook.stages[name]
         self._probe("before_key")
+        # user modules the cell imports itself are code it runs: key them too
+        self.params.update(imported_user_modules(self.record.source))
         if self.params:
             self.stage.params.update(self.params)
         digests = session.stage_digests(self.notebook.upstream[name])

@@ -83,7 +83,9 @@ def naming(stage: str, exc: BaseException) -> str:
 _SHORT: list[Any] = []  # one reprlib.Repr, made on first use
 # builtin values whose repr is their value (a function's or a module's repr holds an address or
 # a path, which would make "parameters changed: g <function g at 0x7f..> -> ..." unreadable)
-_SHOWN_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset, range)
+_SHOWN_TYPES = (
+    type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset, range
+)  # fmt: skip
 
 
 def _short_repr(value: Any) -> str:

@@ -32,6 +32,7 @@ import chkpt
 
 from . import _capture, _execute, _payload
 from ._analysis import CellAnalysis, analyze
+from ._environ import environment_reads
 from ._inputs import source_fingerprint
 from ._pipeline import CellStage, NotebookPipeline
 from ._record import Producer, StageRecord
@@ -152,6 +153,7 @@ class CellRun:
         self._probe("before_key")
         # user modules the cell imports itself are code it runs: key them too
         self.params.update(imported_user_modules(self.record.source))
+        self.params.update(environment_reads(self.record.source))  # os.environ["NAME"]
         if self.params:
             self.stage.params.update(self.params)
         digests = session.stage_digests(self.notebook.upstream[name])

@@ -156,7 +156,7 @@ def _reads_and_writes(
     owner: dict[int, int] = {}  # instruction index -> index in chains of the chain it is part of
     modules: dict[str, str] = {}  # local name -> module bound by an import inside the function
     cur: tuple[str, str, list[str], int] | None = None  # kind, root, attributes, first index
-    imported = ""
+    imported = pending_import = ""
     first = code.co_varnames[0] if code.co_argcount else None
 
     def flush(end: int, write: str = "") -> None:
@@ -184,6 +184,14 @@ def _reads_and_writes(
             cur[2].append(ins.argval)
         elif op in ("STORE_ATTR", "DELETE_ATTR") and cur is not None:
             flush(n, f"attr:{ins.argval}")
+        elif op == "LOAD_CONST" and cur is not None and _reflected(chains, instrs, n):
+            cur[2].append(ins.argval)  # ``getattr(mod, "name")`` reads ``mod.name``
+        elif op == "LOAD_CONST" and cur is not None and _imports(cur, ins.argval):
+            flush(n)  # ``importlib.import_module("pkg.mod")``: that module, as an import
+            pending_import = ins.argval
+        elif op == "CALL" and pending_import:
+            flush(n)
+            cur, pending_import = ("module", pending_import, [], n), ""
         else:
             if op in ("STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR", "DELETE_SUBSCR"):
                 flush(n)
@@ -210,6 +218,28 @@ def _reads_and_writes(
             imported = ""
     flush(len(instrs))
     return [c._replace(write="call") if _mutating(c) else c for c in chains], rebinds
+
+
+_GETATTRS = (Chain("global", "getattr", ()), Chain("global", "hasattr", ()))
+_IMPORTERS = (("importlib", ("import_module",)), ("import_module", ()))
+
+
+def _reflected(chains: list[Chain], instrs: list[dis.Instruction], n: int) -> bool:
+    """``getattr(x, "name")`` or ``hasattr``: a constant name right after the chain ``x`` that
+    follows ``getattr``, then the call (or a default)."""
+    if not chains or chains[-1] not in _GETATTRS or not isinstance(instrs[n].argval, str):
+        return False
+    after = next((i for i in instrs[n + 1 :] if i.opname not in _TRANSPARENT), None)
+    return after is not None and (after.opname == "CALL" or after.opname.startswith("LOAD_"))
+
+
+def _imports(cur: tuple[str, str, list[str], int], name: object) -> bool:
+    return (
+        cur[0] == "global"
+        and (cur[1], tuple(cur[2])) in _IMPORTERS
+        and isinstance(name, str)
+        and not name.startswith(".")
+    )
 
 
 def _mutating(chain: Chain) -> bool:

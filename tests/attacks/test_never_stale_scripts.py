@@ -141,3 +141,27 @@ def test_a_seeded_stdlib_random_hits_in_a_new_process(tmp_path: Path, body: str)
         BODY
     """).replace("BODY", body)
     _scenario(tmp_path, {"run.py": run}, [("run.py", "SEED = 1", "SEED = 2")])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'return getattr(m, "h")(x)',
+        'return getattr(m, "h", None)(x)',
+        'return importlib.import_module("m").h(x)',
+        'return x + (1 if hasattr(m, "FLAG") else 0) + m.h(0)',
+    ],
+)
+def test_a_module_attribute_read_by_constant_name_is_keyed(tmp_path: Path, body: str) -> None:
+    """``getattr(m, "h")`` with a constant name is ``m.h``; ``import_module("m")`` is ``import m``."""
+    run = HEAD + textwrap.dedent("""
+    import importlib
+    import m
+
+    @chkpt.Stage.wrap()
+    def b(x):
+        BODY
+    """).replace("BODY", body)
+    helper = "FLAG = 1\n\ndef h(x):\n    return x + 1\n"
+    edits = [("m.py", "x + 1", "x + 2"), ("m.py", "FLAG = 1", "FLAX = 1")]
+    _scenario(tmp_path, {"m.py": helper, "run.py": run}, edits)

@@ -50,10 +50,17 @@ def is_user_module(module: types.ModuleType) -> bool:
 
 
 def module_fingerprint(module: types.ModuleType) -> str | None:
-    """The live content of a user module (None when a value in it cannot be hashed)."""
+    """The live content of a user module and of its user submodules (``pkg.sub.f`` is read
+    through ``pkg``); None when a value in it cannot be hashed."""
     parts: dict[str, Any] = {}
     for attr, value in sorted(vars(module).items()):
-        if attr.startswith("__") or isinstance(value, types.ModuleType):
+        if attr.startswith("__"):
+            continue
+        if isinstance(value, types.ModuleType):
+            if value.__name__.startswith(module.__name__ + ".") and is_user_module(value):
+                parts[attr] = module_fingerprint(value)
+                if parts[attr] is None:
+                    return None
             continue
         digest = chkpt.fingerprint_value(value)
         if digest is None:

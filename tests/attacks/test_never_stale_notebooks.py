@@ -121,3 +121,23 @@ def test_environment_variable_read_by_a_stage_cell_is_keyed(tmp_path: Path) -> N
     after = ["import os\nos.environ['MYV'] = 'b'", cell]
     edited, _ = _check(tmp_path, before, after, ["v"])
     assert edited == ["chkpt: computed: environment changed: MYV"], edited
+
+
+def _package(wd: Path, plus: int) -> None:
+    (wd / "pkg").mkdir(exist_ok=True)
+    (wd / "pkg" / "__init__.py").write_text("")
+    _module(wd, "")  # unused: keeps the one-second mtime step of an edit
+    (wd / "pkg" / "sub.py").write_text(f"def f(x):\n    return x + {plus}\n")
+
+
+def test_user_submodule_read_through_its_package_is_keyed(tmp_path: Path) -> None:
+    """``import pkg.sub`` in a plain cell binds ``pkg``: the cell reads ``pkg.sub.f`` through it."""
+    cells = [
+        "import sys; sys.path.insert(0, '.')\nimport pkg.sub",
+        "%%chkpt_stage a\nv = pkg.sub.f(1)",
+    ]
+    for wd in (tmp_path / "nb", tmp_path / "plain"):
+        wd.mkdir()
+        _package(wd, 1)
+    edited, _ = _check(tmp_path, cells, cells, ["v"], edit=lambda wd: _package(wd, 2))
+    assert edited == ["chkpt: computed: pkg changed"], edited

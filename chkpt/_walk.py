@@ -400,6 +400,8 @@ class Walker:
                 obj, key = sys.modules[f"{obj.__name__}.{name}"], None
             else:
                 self.emit("undefined", f"{label}.{name}")
+                if callable(space.get("__getattr__")):  # a module ``__getattr__`` makes it
+                    self.reach(f"{label}.__getattr__", space["__getattr__"], None, "getattr")
                 return
             label = f"{label}.{name}"
         if obj is os.environ or obj is os.getenv or obj is getattr(os, "getenvb", None):

@@ -165,3 +165,21 @@ def test_a_module_attribute_read_by_constant_name_is_keyed(tmp_path: Path, body:
     helper = "FLAG = 1\n\ndef h(x):\n    return x + 1\n"
     edits = [("m.py", "x + 1", "x + 2"), ("m.py", "FLAG = 1", "FLAX = 1")]
     _scenario(tmp_path, {"m.py": helper, "run.py": run}, edits)
+
+
+def test_a_module_getattr_that_makes_an_attribute_is_keyed(tmp_path: Path) -> None:
+    """PEP 562: ``m.K`` is made by ``m.__getattr__``, whose code is then what the stage reads."""
+    helper = """
+    def __getattr__(name):
+        if name == "K":
+            return 1
+        raise AttributeError(name)
+    """
+    run = HEAD + textwrap.dedent("""
+    import m
+
+    @chkpt.Stage.wrap()
+    def b(x):
+        return x + m.K
+    """)
+    _scenario(tmp_path, {"m.py": helper, "run.py": run}, [("m.py", "return 1", "return 2")])

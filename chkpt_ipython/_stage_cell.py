@@ -32,6 +32,7 @@ import chkpt
 
 from . import _capture, _execute, _payload
 from ._analysis import CellAnalysis, analyze
+from ._dynamic import history_reads, warn_dynamic_reads
 from ._environ import environment_reads
 from ._inputs import source_fingerprint
 from ._pipeline import CellStage, NotebookPipeline
@@ -154,6 +155,9 @@ class CellRun:
         # user modules the cell imports itself are code it runs: key them too
         self.params.update(imported_user_modules(self.record.source))
         self.params.update(environment_reads(self.record.source))  # os.environ["NAME"]
+        self.params.update(history_reads(self.record.source, self.shell.user_ns))  # Out[3]
+        declared = self.record.reads != self.record.analysis.reads  # --inputs given
+        warn_dynamic_reads(name, self.record.analysis.reads, declared)
         if self.params:
             self.stage.params.update(self.params)
         digests = session.stage_digests(self.notebook.upstream[name])

@@ -141,3 +141,24 @@ def test_user_submodule_read_through_its_package_is_keyed(tmp_path: Path) -> Non
         _package(wd, 1)
     edited, _ = _check(tmp_path, cells, cells, ["v"], edit=lambda wd: _package(wd, 2))
     assert edited == ["chkpt: computed: pkg changed"], edited
+
+
+def test_an_earlier_result_read_as_out_n_is_keyed(tmp_path: Path) -> None:
+    before = ["5", "%%chkpt_stage a\ny = Out[2] + 1"]  # Out[1] is the setup cell's
+    after = ["6", "%%chkpt_stage a\ny = Out[2] + 1"]
+    edited, _ = _check(tmp_path, before, after, ["y"])
+    assert edited == ["chkpt: computed: Out[2] 5 -> 6"], edited
+
+
+def test_eval_in_a_stage_cell_says_what_chkpt_cannot_see(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"%load_ext chkpt_ipython\n%chkpt_dir {tmp_path / 'ck'}"),
+        nbformat.v4.new_code_cell("N = 1"),
+        nbformat.v4.new_code_cell("%%chkpt_stage a\ny = eval('N') + 1"),
+    ]
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    said = "".join(o.text for o in nb.cells[2].outputs if o.output_type == "stream")
+    assert "KeyWarning" in said and "calls eval()" in said and "--inputs" in said, said

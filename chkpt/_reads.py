@@ -9,7 +9,11 @@ is valid only while every recorded file still has that content: a changed file i
 input, reason ``file changed: data.csv``. Checking costs one ``stat`` per file; files up to 1 MiB
 are also re-hashed (well under a millisecond), bigger ones only when their size or mtime changed or
 when they had been written within 3 s before the stage read them (timestamps are coarse: a
-same-size rewrite may keep the mtime). ``touch`` alone never recomputes.
+same-size rewrite may keep the mtime). ``touch`` alone never recomputes. Folders a stage lists
+(``os.listdir``, ``os.scandir``, so also ``glob``, ``os.walk``, ``Path.iterdir``) are recorded by
+the names they hold: a file added or removed there is a changed input, reason
+``folder changed: data``. Listings made by the import system, and of folders on ``sys.path``
+(scanned by ``importlib.metadata`` and plugin loaders), are not inputs.
 
 Not seen: reads by C code that bypasses Python's ``open`` (pyarrow, h5py, sqlite3), and reads in
 threads or processes the stage starts itself. Imports (``.py``, ``.pyc``, extension modules) and
@@ -46,14 +50,26 @@ _installed = False
 _install_lock = threading.Lock()
 
 
+_LISTING = frozenset({"os.listdir", "os.scandir"})
+_LISTED = "listed"  # the "writing" slot of a folder listing: a third kind of access
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     """The audit hook: cheap, and it never raises (it runs inside every ``open`` of the process)."""
-    if event != "open":
+    if event != "open" and event not in _LISTING:
         return
     opened = getattr(_state, "opened", None)
     if opened is None:
         return
     try:
+        if event in _LISTING:
+            # the import system lists sys.path folders to find modules: not the stage's data
+            if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+                return
+            path = args[0] if args and args[0] is not None else "."
+            if isinstance(path, (str, bytes)):  # an int is a folder descriptor: no path to keep
+                opened.append((os.fsdecode(path) or ".", _LISTED))
+            return
         path, mode, flags = args
         if isinstance(mode, str):
             writing = not _WRITE_MODES.isdisjoint(mode)
@@ -82,7 +98,7 @@ def recording(exclude: tuple[str, ...] = ()) -> Iterator[list[dict[str, Any]]]:
     """
     _install()
     outer = getattr(_state, "opened", None)
-    opened: list[tuple[str, bool]] = []
+    opened: list[tuple[str, bool | str]] = []
     _state.opened = opened
     records: list[dict[str, Any]] = []
     cwd = os.getcwd()
@@ -96,21 +112,44 @@ def recording(exclude: tuple[str, ...] = ()) -> Iterator[list[dict[str, Any]]]:
 
 
 def _identify(
-    opened: list[tuple[str, bool]], cwd: str, exclude: tuple[str, ...]
+    opened: list[tuple[str, bool | str]], cwd: str, exclude: tuple[str, ...]
 ) -> Iterator[dict[str, Any]]:
-    written = {os.path.normpath(os.path.join(cwd, p)) for p, w in opened if w}
+    written = {os.path.normpath(os.path.join(cwd, p)) for p, w in opened if w is True}
     skip = _library_dirs() + _CACHES + tuple(os.path.join(os.path.abspath(e), "") for e in exclude)
     seen = set()
     for path, writing in opened:
         full = os.path.normpath(os.path.join(cwd, path))
-        if writing or full in seen or full in written or full.endswith(_CODE_SUFFIXES):
+        listed = writing == _LISTED
+        if writing is True or (full, listed) in seen or full in written:
             continue
-        seen.add(full)
-        if full.startswith(skip) or full.startswith(_NOT_FILES):
+        if not listed and full.endswith(_CODE_SUFFIXES):
             continue
-        record = _identity(full)
+        seen.add((full, listed))
+        if os.path.join(full, "").startswith(skip) or full.startswith(_NOT_FILES):
+            continue
+        if listed and full in _import_folders(cwd):
+            continue  # importlib.metadata and plugin scans list sys.path folders: not data
+        record = _listing(full) if listed else _identity(full)
         if record is not None:
             yield record
+
+
+def _import_folders(cwd: str) -> set[str]:
+    return {os.path.normpath(os.path.join(cwd, p)) for p in sys.path if isinstance(p, str)}
+
+
+def _listing(path: str) -> dict[str, Any] | None:
+    """A folder by the names it holds (their order as listed is not meaningful)."""
+    names = _names_digest(path)
+    return None if names is None else {"path": path, "listing": names}
+
+
+def _names_digest(path: str) -> str | None:
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _identity(path: str) -> dict[str, Any] | None:
@@ -147,6 +186,10 @@ def file_changed(records: Any) -> str:
     if not records:
         return ""
     for record in records:
+        if isinstance(record, dict) and "listing" in record:
+            if _names_digest(str(record.get("path"))) != record["listing"]:
+                return f"folder changed: {_shown(str(record.get('path', '?')))}"
+            continue
         try:
             path, size, mtime = record["path"], record["size"], record["mtime_ns"]
             st = os.stat(path)

@@ -161,7 +161,19 @@ def fingerprint_value(obj: Any) -> str | None:
     >>> fingerprint_value(threading.Lock()) is None
     True
     """
+    return value_fingerprint(obj)[0]
+
+
+def value_fingerprint(obj: Any) -> tuple[str | None, list[str]]:
+    """``fingerprint_value(obj)`` and the environment reads of the code the value holds (a helper
+    function passed as a parameter that calls ``os.getenv``): not part of any key, so said."""
     walker = Walker()
     walker.read("value", obj)
     digest = walker.hexdigest()
-    return None if walker.problems else digest
+    return (None if walker.problems else digest), list(dict.fromkeys(walker.env))
+
+
+def warn_environment(stage: str, reads: list[str]) -> None:
+    """Warn once per process about environment reads reached through a stage's parameters."""
+    if reads:
+        warn_unkeyed(stage, CodeFingerprint("", (), tuple(reads)))

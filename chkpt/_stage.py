@@ -260,17 +260,19 @@ class Stage(Composable, _Generic[P, R]):
 
     def param_fingerprints(self) -> dict[str, str]:
         """One fingerprint per bound parameter; raises TypeError naming one that cannot be hashed."""
-        from ._fingerprint import fingerprint_value
+        from ._fingerprint import value_fingerprint, warn_environment
 
-        digests = {}
+        digests, environment = {}, []
         for name in sorted(self.params):
-            digest = fingerprint_value(self.params[name])
+            digest, env = value_fingerprint(self.params[name])
+            environment += env
             if digest is None:
                 raise TypeError(
                     f"stage {self.name!r}: bound parameter {name!r} "
                     f"({type(self.params[name]).__qualname__}) cannot be hashed for the cache key"
                 )
             digests[name] = digest
+        warn_environment(self.name, environment)
         return digests
 
     def params_fingerprint(self, digests: dict[str, str] | None = None) -> str:

@@ -235,3 +235,23 @@ def test_code_constants_and_values_do_not_depend_on_the_hash_seed():
         for seed in ("1", "2", "3")
     }
     assert len(prints) == 1
+
+
+def test_a_bound_helper_reading_the_environment_is_warned_about_naming_the_stage():
+    import os
+    import warnings
+
+    import chkpt
+
+    def lookup():
+        return os.getenv("CHKPT_TEST_UNDECLARED", "a")
+
+    def use(helper):
+        return helper()
+
+    stage = chkpt.Stage(use, name="uses_env_helper").bind(helper=lookup)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stage.param_fingerprints()
+    texts = [str(w.message) for w in caught if issubclass(w.category, chkpt.KeyWarning)]
+    assert any("uses_env_helper" in t and "environment" in t for t in texts), texts

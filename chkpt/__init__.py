@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._store import Entry, Store, open_store
     from ._value_types import register_fingerprint
     from ._vocab import Action, EventKind, PlanAction, ReasonKind, State, reason_kind
+    from ._warn import warn
 
 _WHERE = {
     "MISSING": "_checkpoint", "Checkpoints": "_checkpoint", "Identity": "_checkpoint",
@@ -67,6 +68,7 @@ _WHERE = {
     "Entry": "_store", "Store": "_store", "open_store": "_store",
     "record_reads": "_reads",
     "register_fingerprint": "_value_types",
+    "warn": "_warn",
 }  # fmt: skip
 
 __all__ = [
@@ -78,6 +80,7 @@ __all__ = [
     "StageReport", "Store", "StoreWarning", "UnsafeStoreError", "__version__", "default_dir",
     "events", "fingerprint_code", "fingerprint_source", "fingerprint_value", "get_serializer",
     "make_key", "open_store", "record_reads", "register_fingerprint", "register_serializer",
+    "warn",
 ]  # fmt: skip
 
 

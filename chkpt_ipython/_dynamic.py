@@ -9,7 +9,6 @@ by value, like ``_3``.
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,12 +27,12 @@ def warn_dynamic_reads(stage: str, reads: Iterable[str], declared: bool) -> None
     for name in _DYNAMIC:
         if name in reads and (stage, name) not in _warned:
             _warned.add((stage, name))
-            warnings.warn(
+            chkpt.warn(
                 f"chkpt: stage {stage!r} calls {name}(): names it reads that way are not part "
                 f"of its key, so changing them does not recompute it. Name them with "
                 f"%%chkpt_stage --inputs, or read them directly",
                 chkpt.KeyWarning,
-                stacklevel=2,
+                stage=stage,
             )
 
 

@@ -31,6 +31,8 @@ def test_exports_are_curated():
             "hash_bytes", "new_hasher",
             # files a stage reads: recorded the same way for notebook cells
             "record_reads",
+            # warnings at the user's line, for extensions (the notebook's own warnings)
+            "warn",
         ]
     )  # fmt: skip
     for name in chkpt.__all__:
